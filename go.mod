@@ -1,0 +1,3 @@
+module github.com/ingress-egress/ingress-egress
+
+go 1.26
