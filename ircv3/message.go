@@ -99,9 +99,10 @@ func (m *Message) Parse(line []byte) error {
 		m.Tags, m.Source = nil, nil
 		return ErrNoCommand
 	}
-	if line[0] == '@' {
-		// Only a line's first byte introduces tags; a command that begins
-		// with '@' could not be written back unambiguously.
+	if line[0] == '@' || line[0] == ':' {
+		// Only a line's first byte introduces tags, and only the first atom
+		// after them a source: a command that begins with '@' or ':' (":a :b")
+		// could not be written back unambiguously.
 		m.Tags, m.Source = nil, nil
 		return ErrNoCommand
 	}

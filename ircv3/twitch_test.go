@@ -25,9 +25,9 @@ var twitchCases = []struct {
 		ntags: 17,
 	},
 	{
-		name:  "reply-parent-msg-body with \\s and \\:",
-		line:  `@reply-parent-display-name=Foo;reply-parent-msg-body=hello\sworld\:\sok;reply-parent-msg-id=b34ccfc7;reply-parent-user-login=foo :bar!bar@bar.tmi.twitch.tv PRIVMSG #chan :@Foo hi`,
-		verb:  "PRIVMSG", src: "bar!bar@bar.tmi.twitch.tv", param: []string{"#chan", "@Foo hi"},
+		name: "reply-parent-msg-body with \\s and \\:",
+		line: `@reply-parent-display-name=Foo;reply-parent-msg-body=hello\sworld\:\sok;reply-parent-msg-id=b34ccfc7;reply-parent-user-login=foo :bar!bar@bar.tmi.twitch.tv PRIVMSG #chan :@Foo hi`,
+		verb: "PRIVMSG", src: "bar!bar@bar.tmi.twitch.tv", param: []string{"#chan", "@Foo hi"},
 		tags:  map[string]string{"reply-parent-msg-body": "hello world; ok", "reply-parent-msg-id": "b34ccfc7"},
 		ntags: 4,
 	},
@@ -144,6 +144,7 @@ func TestParseErrors(t *testing.T) {
 		{"PRIVMSG #a :b\rc", ErrInvalidByte},
 		{"PRIVMSG #a :b\nc", ErrInvalidByte},
 		{" @x PRIVMSG", ErrNoCommand},
+		{":0 :", ErrNoCommand},
 	} {
 		var m Message
 		m.Source = []byte("stale")
