@@ -1,0 +1,5 @@
+//go:build !race
+
+package ircv3
+
+const raceEnabled = false

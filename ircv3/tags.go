@@ -1,0 +1,146 @@
+package ircv3
+
+import "bytes"
+
+// Tag returns the raw (still escaped) value of the tag named key, and
+// whether it is present. A tag without '=' has an empty value. When a key
+// appears more than once the last one wins, as the IRCv3 message-tags
+// specification says: "Implementations ... MUST only use the final
+// occurrence". The lookup scans from the end and stops at the first match.
+func (m *Message) Tag(key string) (value []byte, ok bool) {
+	tags := m.Tags
+	for len(tags) > 0 {
+		item := tags
+		if semi := bytes.LastIndexByte(tags, ';'); semi >= 0 {
+			item = tags[semi+1:]
+			tags = tags[:semi]
+		} else {
+			tags = nil
+		}
+		if len(item) == 0 || len(item) < len(key) || string(item[:len(key)]) != key {
+			continue
+		}
+		if len(item) == len(key) {
+			return item[len(item):], true
+		}
+		if item[len(key)] == '=' {
+			return item[len(key)+1:], true
+		}
+	}
+	return nil, false
+}
+
+// HasTag reports whether the tag named key is present.
+func (m *Message) HasTag(key string) bool {
+	_, ok := m.Tag(key)
+	return ok
+}
+
+// TagIter iterates over the raw tags of a message in the order they
+// appear, duplicates included. Its zero value is an empty iteration.
+//
+//	it := m.TagIter()
+//	for it.Next() {
+//		use(it.Key(), it.Value())
+//	}
+type TagIter struct {
+	rest       []byte
+	key, value []byte
+}
+
+// TagIter returns an iterator over m's tags.
+func (m *Message) TagIter() TagIter { return TagIter{rest: m.Tags} }
+
+// Next advances to the next tag and reports whether there is one. Empty
+// items (";;") are skipped.
+func (it *TagIter) Next() bool {
+	for len(it.rest) > 0 {
+		item := it.rest
+		if semi := bytes.IndexByte(it.rest, ';'); semi >= 0 {
+			item = it.rest[:semi]
+			it.rest = it.rest[semi+1:]
+		} else {
+			it.rest = nil
+		}
+		if len(item) == 0 {
+			continue
+		}
+		if eq := bytes.IndexByte(item, '='); eq >= 0 {
+			it.key, it.value = item[:eq], item[eq+1:]
+		} else {
+			it.key, it.value = item, item[len(item):]
+		}
+		return true
+	}
+	it.key, it.value = nil, nil
+	return false
+}
+
+// Key returns the current tag's key, with its client prefix ('+') and
+// vendor, if any.
+func (it *TagIter) Key() []byte { return it.key }
+
+// Value returns the current tag's raw, escaped value.
+func (it *TagIter) Value() []byte { return it.value }
+
+// AppendUnescaped appends the unescaped form of the raw tag value to dst
+// and returns the extended buffer. It implements the IRCv3 escaping rules
+// exactly: \: is ';', \s is ' ', \\ is '\', \r is CR, \n is LF; "If a
+// backslash is followed by any other character, the backslash SHOULD be
+// dropped"; a lone trailing backslash is dropped. A value without a
+// backslash is copied as it is.
+func AppendUnescaped(dst, raw []byte) []byte {
+	i := bytes.IndexByte(raw, '\\')
+	if i < 0 {
+		return append(dst, raw...)
+	}
+	dst = append(dst, raw[:i]...)
+	for ; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		if i == len(raw) {
+			break
+		}
+		switch c = raw[i]; c {
+		case ':':
+			dst = append(dst, ';')
+		case 's':
+			dst = append(dst, ' ')
+		case 'r':
+			dst = append(dst, '\r')
+		case 'n':
+			dst = append(dst, '\n')
+		default: // '\\' and any other character stand for themselves
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// AppendEscaped appends value escaped for use as a tag value to dst and
+// returns the extended buffer; AppendUnescaped reverses it. NUL has no
+// escape in IRCv3 and is dropped.
+func AppendEscaped(dst, value []byte) []byte {
+	for _, c := range value {
+		switch c {
+		case ';':
+			dst = append(dst, '\\', ':')
+		case ' ':
+			dst = append(dst, '\\', 's')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case 0:
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
