@@ -289,3 +289,17 @@ func backoff(n int, lo, hi time.Duration) time.Duration {
 	}
 	return min(d, hi)
 }
+
+// String describes the source without the token, so that printing or
+// logging it (fmt %v, %+v, %#v) shows no secret.
+func (s *Static) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("twitch.Static{login:%q}", s.login)
+}
+
+// GoString is String.
+func (s *Static) GoString() string { return s.String() }
+
+// LogValue is String.
+func (s *Static) LogValue() slog.Value { return slog.StringValue(s.String()) }

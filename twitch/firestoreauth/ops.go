@@ -108,8 +108,8 @@ func (s *Source) stuckLocked(rec record, blocks bool, why error) {
 		"reason", s.safe(why.Error()))
 }
 
-// freshRead: a document read this recent is not repeated before a
-// validation.
+// freshRead: a document read this recent (or half ValidateEvery, if
+// shorter) is not repeated before a validation.
 const freshRead = time.Minute
 
 // opCheck is the periodic check: re-read the document (a failure keeps the
@@ -118,7 +118,7 @@ func (s *Source) opCheck(ctx context.Context) {
 	s.mu.Lock()
 	last := s.status.LastLoad
 	s.mu.Unlock()
-	if !last.OK || time.Since(last.At) >= freshRead {
+	if !last.OK || time.Since(last.At) >= min(freshRead, s.opts.ValidateEvery/2) {
 		rec, err := s.st.load(ctx)
 		s.mu.Lock()
 		if err != nil {

@@ -436,3 +436,17 @@ func backoff(n int, lo, hi time.Duration) time.Duration {
 	}
 	return min(d, hi)
 }
+
+// String describes the source without secrets, so that printing or logging
+// it (fmt %v, %+v, %#v) shows no token.
+func (s *Source) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("firestoreauth.Source{document:%q login:%q}", s.cur.path, s.cur.login)
+}
+
+// GoString is String.
+func (s *Source) GoString() string { return s.String() }
+
+// LogValue is String.
+func (s *Source) LogValue() slog.Value { return slog.StringValue(s.String()) }

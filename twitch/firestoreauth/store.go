@@ -139,6 +139,9 @@ type fsStore struct {
 	db     *firestore.Client
 	lookup Lookup
 	login  string
+	// inTx, when set (tests), runs inside the write-back transaction after
+	// the re-read, with the attempt number (1, 2, …).
+	inTx func(attempt int)
 }
 
 func (s *fsStore) load(ctx context.Context) (record, error) {
@@ -156,11 +159,16 @@ func (s *fsStore) commit(ctx context.Context, base, fresh record) (record, error
 		return record{}, fmt.Errorf("firestoreauth: bad document path %q", base.path)
 	}
 	var out record
+	attempt := 0
 	err := s.db.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		attempt++
 		snap, err := tx.Get(ref)
 		cur, err := decodeSnap(ref, snap, err)
 		if err != nil {
 			return err
+		}
+		if s.inTx != nil {
+			s.inTx(attempt)
 		}
 		if !sameTokens(cur, base) {
 			out = cur // someone else stored a newer token: keep it

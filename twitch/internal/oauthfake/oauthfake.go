@@ -122,6 +122,14 @@ func (s *Server) RevokeRefresh(tok string) {
 	delete(s.refresh, tok)
 }
 
+// ValidRefresh reports whether tok is a live refresh token.
+func (s *Server) ValidRefresh(tok string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.refresh[tok]
+	return ok
+}
+
 // OnRefresh sets a hook called with the refresh token before a refresh is
 // answered (nil: none). The hook runs without the server's lock.
 func (s *Server) OnRefresh(f func(refresh string)) {
