@@ -255,6 +255,11 @@ func (s *Source) opRefresh(ctx context.Context, stale twitch.Token) {
 	defer s.mu.Unlock()
 	now := time.Now()
 	s.refreshFails, s.nextRefresh = 0, time.Time{}
+	if grant.ExpiresIn < 2*s.opts.RefreshBefore {
+		// A lifetime shorter than the refresh margin would refresh at once
+		// again: wait half of it (Invalidate still refreshes at once).
+		s.nextRefresh = now.Add(max(s.opts.RetryMin, grant.ExpiresIn/2))
+	}
 	switch {
 	case err != nil:
 		// Use the new token; keep trying to store it (the refresh token

@@ -260,3 +260,26 @@ func TestFirestoreDownAtStartTimer(t *testing.T) {
 		}
 	})
 }
+
+func TestShortLifetimeDoesNotSpin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		oa := &fakeOAuth{
+			validate: func(int, twitch.Token) (twitch.TokenInfo, error) { return okInfo, nil },
+			refresh: func(n int, tok twitch.Token) (twitch.TokenGrant, error) {
+				return twitch.TokenGrant{AccessToken: twitch.NewToken(fmt.Sprintf("%s-a%d", canary, n+1)),
+					RefreshToken: twitch.NewToken(canary + "-r"), ExpiresIn: time.Minute}, nil
+			},
+		}
+		h := newHarness(t, oa, Options{RefreshBefore: 5 * time.Minute})
+		h.st.put(rec(canary+"-a1", canary+"-r", h.start.Add(time.Minute)))
+		h.run()
+		time.Sleep(10 * time.Minute)
+		// Every 30 s (half the 1 min lifetime), not in a tight loop.
+		if _, r := oa.times(); len(r) < 15 || len(r) > 22 {
+			t.Fatalf("%d refreshes in 10 min with a 1 min lifetime, want about 20", len(r))
+		}
+		if !h.s.Ready() {
+			t.Fatalf("not ready: %+v", h.s.Status())
+		}
+	})
+}
