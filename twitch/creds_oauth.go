@@ -106,7 +106,7 @@ func (c *OAuthClient) httpClient() *http.Client {
 // OAuth token when it starts and on an hourly basis thereafter."
 func (c *OAuthClient) Validate(ctx context.Context, access Token) (TokenInfo, error) {
 	if access.IsZero() {
-		return TokenInfo{}, fmt.Errorf("twitch: oauth validate: %w (empty token)", ErrTokenInvalid)
+		return TokenInfo{}, fmt.Errorf("%w (empty token)", ErrTokenInvalid)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base()+"/oauth2/validate", nil)
 	if err != nil {
@@ -138,7 +138,7 @@ func (c *OAuthClient) Validate(ctx context.Context, access Token) (TokenInfo, er
 		}, nil
 	case status == http.StatusUnauthorized:
 		// {"status": 401, "message": "invalid access token"}
-		return TokenInfo{}, fmt.Errorf("twitch: oauth validate: %w (401 %s)", ErrTokenInvalid, message(body, access))
+		return TokenInfo{}, fmt.Errorf("%w (validate: 401 %s)", ErrTokenInvalid, message(body, access))
 	default:
 		return TokenInfo{}, &OAuthError{Op: "validate", Status: status, Message: message(body, access)}
 	}
@@ -147,7 +147,7 @@ func (c *OAuthClient) Validate(ctx context.Context, access Token) (TokenInfo, er
 // Refresh implements OAuth.
 func (c *OAuthClient) Refresh(ctx context.Context, refresh Token) (TokenGrant, error) {
 	if refresh.IsZero() {
-		return TokenGrant{}, fmt.Errorf("twitch: oauth refresh: %w (empty refresh token)", ErrRefreshTokenInvalid)
+		return TokenGrant{}, fmt.Errorf("%w (empty refresh token)", ErrRefreshTokenInvalid)
 	}
 	var clientID string
 	var secret Token
@@ -176,7 +176,7 @@ func (c *OAuthClient) Refresh(ctx context.Context, refresh Token) (TokenGrant, e
 		msg := message(body, refresh, secret)
 		// {"error": "Bad Request", "status": 400, "message": "Invalid refresh token"}
 		if status == http.StatusBadRequest && strings.EqualFold(msg, "Invalid refresh token") {
-			return TokenGrant{}, fmt.Errorf("twitch: oauth refresh: %w (400 %s)", ErrRefreshTokenInvalid, msg)
+			return TokenGrant{}, fmt.Errorf("%w (refresh: 400 %s)", ErrRefreshTokenInvalid, msg)
 		}
 		return TokenGrant{}, &OAuthError{Op: "refresh", Status: status, Message: msg}
 	}
