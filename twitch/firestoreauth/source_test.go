@@ -188,6 +188,7 @@ func TestLoadErrors(t *testing.T) {
 			lookup: FieldQuery("twitch_tokens", "login", ""), login: "mybot", want: "more than one", is: ErrAmbiguous},
 		{name: "no login for template", lookup: DocPath("twitch_tokens/{login}"), want: "needs a login"},
 		{name: "collection path", lookup: DocPath("twitch_tokens"), want: "not a document path"},
+		{name: "login with a slash", lookup: DocPath("twitch_tokens/{login}"), login: "a/b", want: "cannot be part of a document path"},
 		{name: "access token missing", docs: map[string]map[string]any{"twitch_tokens/mybot": with("accessToken", nil)}, want: `"accessToken" is missing`, is: ErrMalformedDocument},
 		{name: "access token number", docs: map[string]map[string]any{"twitch_tokens/mybot": with("accessToken", int64(42))}, want: `"accessToken" is an integer, want a non-empty string`, is: ErrMalformedDocument},
 		{name: "access token empty", docs: map[string]map[string]any{"twitch_tokens/mybot": with("accessToken", "")}, want: `"accessToken" is a string, want a non-empty string`, is: ErrMalformedDocument},

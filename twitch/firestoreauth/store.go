@@ -54,6 +54,9 @@ func DocPath(template string) Lookup {
 			if login == "" {
 				return nil, fmt.Errorf("firestoreauth: document path %q needs a login", template)
 			}
+			if strings.ContainsAny(login, "/.") {
+				return nil, fmt.Errorf("firestoreauth: login %q cannot be part of a document path", login)
+			}
 			p = strings.ReplaceAll(p, "{login}", login)
 		}
 		p = strings.Trim(p, "/")
