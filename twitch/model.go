@@ -175,20 +175,21 @@ func (v *View) IsAction() bool { return v.action }
 // Login returns the sender's login: the source nick for PRIVMSG and
 // WHISPER (the login tag when the line has no source), the login tag for
 // USERNOTICE and CLEARMSG, the target login (the second parameter) for
-// CLEARCHAT, and empty otherwise.
-func (v *View) Login() []byte {
+// CLEARCHAT, and empty otherwise. tag reports whether it is a raw tag
+// value, to be unescaped.
+func (v *View) Login() (login []byte, tag bool) {
 	switch v.Kind {
 	case KindPrivmsg, KindWhisper:
 		if nick := v.Msg.Nick(); len(nick) > 0 {
-			return nick
+			return nick, false
 		}
-		return v.Tags.Get(TagLogin)
+		return v.Tags.Get(TagLogin), true
 	case KindUsernotice, KindClearmsg:
-		return v.Tags.Get(TagLogin)
+		return v.Tags.Get(TagLogin), true
 	case KindClearchat:
-		return v.Msg.Param(1)
+		return v.Msg.Param(1), false
 	}
-	return nil
+	return nil, false
 }
 
 // DisplayName returns the raw display-name tag (it may be empty, or in any
@@ -220,6 +221,9 @@ func (v *View) Color() []byte { return v.Tags.Get(TagColor) }
 
 // SentAt returns tmi-sent-ts, the server's time in Unix milliseconds, and
 // whether the tag is present and a plain decimal number.
+//
+// Like every accessor that interprets a tag (numbers, flags, equality), it
+// works on the unescaped value.
 func (v *View) SentAt() (ms int64, ok bool) { return parseDecimal(v.Tags.Get(TagTmiSentTS)) }
 
 // Bits returns the number of bits cheered, and whether the bits tag is
@@ -234,30 +238,30 @@ func (v *View) BanDuration() (seconds int64, ok bool) {
 }
 
 // IsMod reports mod=1.
-func (v *View) IsMod() bool { return string(v.Tags.Get(TagMod)) == "1" }
+func (v *View) IsMod() bool { return tagIs(v.Tags.Get(TagMod), "1") }
 
 // IsSubscriber reports subscriber=1.
-func (v *View) IsSubscriber() bool { return string(v.Tags.Get(TagSubscriber)) == "1" }
+func (v *View) IsSubscriber() bool { return tagIs(v.Tags.Get(TagSubscriber), "1") }
 
 // IsTurbo reports turbo=1.
-func (v *View) IsTurbo() bool { return string(v.Tags.Get(TagTurbo)) == "1" }
+func (v *View) IsTurbo() bool { return tagIs(v.Tags.Get(TagTurbo), "1") }
 
 // IsVIP reports whether the vip tag is present and not "0". Twitch sends it
 // only for VIPs, so its mere presence means VIP.
 func (v *View) IsVIP() bool {
 	vip := v.Tags.Get(TagVIP)
-	return vip != nil && string(vip) != "0"
+	return vip != nil && !tagIs(vip, "0")
 }
 
 // IsBroadcaster reports whether the sender is the channel's broadcaster:
 // the badges include broadcaster, or user-id equals room-id.
 func (v *View) IsBroadcaster() bool {
-	if uid := v.Tags.Get(TagUserID); len(uid) > 0 && bytes.Equal(uid, v.Tags.Get(TagRoomID)) {
+	if uid := v.Tags.Get(TagUserID); !unescapedEqual(uid, nil) && unescapedEqual(uid, v.Tags.Get(TagRoomID)) {
 		return true
 	}
 	it := v.Badges()
 	for it.Next() {
-		if string(it.Name()) == "broadcaster" {
+		if tagIs(it.Name(), "broadcaster") {
 			return true
 		}
 	}
@@ -266,10 +270,10 @@ func (v *View) IsBroadcaster() bool {
 
 // IsFirstMessage reports first-msg=1: the user's first message in the
 // channel.
-func (v *View) IsFirstMessage() bool { return string(v.Tags.Get(TagFirstMsg)) == "1" }
+func (v *View) IsFirstMessage() bool { return tagIs(v.Tags.Get(TagFirstMsg), "1") }
 
 // IsReturningChatter reports returning-chatter=1.
-func (v *View) IsReturningChatter() bool { return string(v.Tags.Get(TagReturningChatter)) == "1" }
+func (v *View) IsReturningChatter() bool { return tagIs(v.Tags.Get(TagReturningChatter), "1") }
 
 // IsReply reports whether the message replies to another: it has a
 // reply-parent-msg-id tag. The parent's fields are the reply-parent-* and
@@ -285,12 +289,12 @@ func (v *View) IsSharedChat() bool { return v.Tags.Get(TagSourceRoomID) != nil }
 // channel of the session.
 func (v *View) IsSharedChatOrigin() bool {
 	src := v.Tags.Get(TagSourceRoomID)
-	return src != nil && bytes.Equal(src, v.Tags.Get(TagRoomID))
+	return src != nil && unescapedEqual(src, v.Tags.Get(TagRoomID))
 }
 
 // IsSourceOnly reports source-only=1: a shared chat message shown only in
 // its source channel.
-func (v *View) IsSourceOnly() bool { return string(v.Tags.Get(TagSourceOnly)) == "1" }
+func (v *View) IsSourceOnly() bool { return tagIs(v.Tags.Get(TagSourceOnly), "1") }
 
 // Badges iterates over the badges tag.
 func (v *View) Badges() BadgeIter { return BadgeIter{rest: v.Tags.Get(TagBadges)} }
@@ -319,17 +323,89 @@ func (v *View) MsgParams() UniqueTagIter {
 	return UniqueTagIter{it: v.Msg.TagIter(), t: &v.Tags, prefix: "msg-param-"}
 }
 
-// parseDecimal parses 1 to 18 ASCII digits (no sign) as an int64.
-func parseDecimal(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
+// parseDecimal parses a raw tag value that unescapes to 1 to 18 ASCII
+// digits (no sign) as an int64.
+func parseDecimal(raw []byte) (int64, bool) {
 	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
+	digits := 0
+	for i := 0; ; {
+		c, ok := nextUnescaped(raw, &i)
+		if !ok {
+			break
+		}
+		if c < '0' || c > '9' || digits == 18 {
 			return 0, false
 		}
 		n = n*10 + int64(c-'0')
+		digits++
 	}
-	return n, true
+	return n, digits > 0
+}
+
+// nextUnescaped returns the next byte of the unescaped form of raw from
+// *i, as ircv3.AppendUnescaped defines it, and advances *i; false at the
+// end.
+func nextUnescaped(raw []byte, i *int) (byte, bool) {
+	if *i >= len(raw) {
+		return 0, false
+	}
+	c := raw[*i]
+	*i++
+	if c != '\\' {
+		return c, true
+	}
+	if *i == len(raw) {
+		return 0, false // a lone trailing backslash is dropped
+	}
+	c = raw[*i]
+	*i++
+	switch c {
+	case ':':
+		return ';', true
+	case 's':
+		return ' ', true
+	case 'r':
+		return '\r', true
+	case 'n':
+		return '\n', true
+	}
+	return c, true
+}
+
+// unescapedEqual reports whether two raw tag values unescape to the same
+// bytes, without unescaping them into memory.
+func unescapedEqual(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return bytes.Equal(a, b)
+	}
+	var i, j int
+	for {
+		ca, oka := nextUnescaped(a, &i)
+		cb, okb := nextUnescaped(b, &j)
+		if oka != okb || ca != cb {
+			return false
+		}
+		if !oka {
+			return true
+		}
+	}
+}
+
+// tagIs reports whether a raw tag value unescapes to s (which has no
+// backslash).
+func tagIs(raw []byte, s string) bool {
+	if string(raw) == s {
+		return true
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return false
+	}
+	var i int
+	for k := 0; k < len(s); k++ {
+		if c, ok := nextUnescaped(raw, &i); !ok || c != s[k] {
+			return false
+		}
+	}
+	_, more := nextUnescaped(raw, &i)
+	return !more
 }

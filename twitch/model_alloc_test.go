@@ -45,7 +45,8 @@ func TestModelZeroAllocations(t *testing.T) {
 		{"accessors", func() {
 			ch, _ := v.Channel()
 			n, _ := v.SentAt()
-			sink += len(ch) + len(v.Login()) + int(n)
+			l, _ := v.Login()
+			sink += len(ch) + len(l) + int(n)
 			if v.IsBroadcaster() && v.IsVIP() && v.IsSharedChatOrigin() {
 				sink++
 			}

@@ -84,7 +84,7 @@ func TestViewPrivmsg(t *testing.T) {
 	}{
 		{"Kind", v.Kind.String(), "PRIVMSG"},
 		{"Channel", sp(string(ch), hash), "ronni true"},
-		{"Login", string(v.Login()), "ronni"},
+		{"Login", login(v), "ronni"},
 		{"DisplayName", string(v.DisplayName()), "Ronni"},
 		{"UserID", string(v.UserID()), "1337"},
 		{"RoomID", string(v.RoomID()), "1337"},
@@ -228,7 +228,7 @@ func TestViewCases(t *testing.T) {
 		{"ACTION without text", ":a!a@a PRIVMSG #c :\x01ACTION\x01",
 			func(v *View) string { return fmt.Sprintf("%v %q", v.IsAction(), v.Text()) }, `true ""`},
 		{"CJK display name", "@display-name=小明 :xm!xm@xm PRIVMSG #c :hi",
-			func(v *View) string { return string(v.DisplayName()) + " " + string(v.Login()) }, "小明 xm"},
+			func(v *View) string { return string(v.DisplayName()) + " " + login(v) }, "小明 xm"},
 		{"empty display name", "@display-name= :xm!xm@xm PRIVMSG #c :hi",
 			func(v *View) string { return fmt.Sprintf("%q %v", v.DisplayName(), v.Tags.Has(TagDisplayName)) }, `"" true`},
 		{"vip=0", "@vip=0 :a!a@a PRIVMSG #c :hi", func(v *View) string { return sp(v.IsVIP()) }, "false"},
@@ -257,7 +257,7 @@ func TestViewCases(t *testing.T) {
 		{"not shared", "@room-id=2 :a!a@a PRIVMSG #c :x",
 			func(v *View) string { return sp(v.IsSharedChat(), v.IsSharedChatOrigin()) }, "false false"},
 		{"PRIVMSG without source uses login tag", "@login=bob PRIVMSG #c :x",
-			func(v *View) string { return string(v.Login()) }, "bob"},
+			func(v *View) string { return login(v) }, "bob"},
 		{"channel without #", ":a!a@a PRIVMSG chan :x",
 			func(v *View) string { c, h := v.Channel(); return sp(string(c), h) }, "chan false"},
 		{"PRIVMSG without text", ":a!a@a PRIVMSG #c",
@@ -266,22 +266,22 @@ func TestViewCases(t *testing.T) {
 			func(v *View) string { c, _ := v.Channel(); return fmt.Sprintf("%q %q", c, v.Text()) }, `"" ""`},
 		{"usernotice", `@login=ronni;msg-id=resub;msg-param-cumulative-months=6;msg-param-sub-plan=Prime;system-msg=ronni\shas\ssubscribed;display-name=Ronni :tmi.twitch.tv USERNOTICE #dallas :Great stream`,
 			func(v *View) string {
-				return sp(string(v.Login()), string(v.Text()), unesc(v.Tags.Get(TagSystemMsg)), string(v.Tags.Get(TagMsgID)), uniqueList(v.MsgParams()))
+				return sp(login(v), string(v.Text()), unesc(v.Tags.Get(TagSystemMsg)), string(v.Tags.Get(TagMsgID)), uniqueList(v.MsgParams()))
 			}, "ronni Great stream ronni has subscribed resub msg-param-cumulative-months=6;msg-param-sub-plan=Prime"},
 		{"usernotice without text", `@login=ronni;msg-id=sub :tmi.twitch.tv USERNOTICE #dallas`,
-			func(v *View) string { c, _ := v.Channel(); return fmt.Sprintf("%s %s %q", c, v.Login(), v.Text()) }, `dallas ronni ""`},
+			func(v *View) string { c, _ := v.Channel(); return fmt.Sprintf("%s %s %q", c, login(v), v.Text()) }, `dallas ronni ""`},
 		{"clearchat ban", `@room-id=1;target-user-id=87654321;tmi-sent-ts=1642715756806 :tmi.twitch.tv CLEARCHAT #dallas :ronni`,
 			func(v *View) string {
 				d, ok := v.BanDuration()
-				return sp(string(v.Login()), string(v.UserID()), d, ok)
+				return sp(login(v), string(v.UserID()), d, ok)
 			}, "ronni 87654321 0 false"},
 		{"clearchat timeout", `@ban-duration=350;room-id=1;target-user-id=8 :tmi.twitch.tv CLEARCHAT #dallas :ronni`,
 			func(v *View) string { d, ok := v.BanDuration(); return sp(d, ok) }, "350 true"},
 		{"clearchat all", `@room-id=1 :tmi.twitch.tv CLEARCHAT #dallas`,
-			func(v *View) string { c, _ := v.Channel(); return fmt.Sprintf("%s %q", c, v.Login()) }, `dallas ""`},
+			func(v *View) string { c, _ := v.Channel(); return fmt.Sprintf("%s %q", c, login(v)) }, `dallas ""`},
 		{"clearmsg", `@login=ronni;room-id=;target-msg-id=abc-123 :tmi.twitch.tv CLEARMSG #dallas :HeyGuys`,
 			func(v *View) string {
-				return sp(string(v.Login()), string(v.Tags.Get(TagTargetMsgID)), string(v.Text()))
+				return sp(login(v), string(v.Tags.Get(TagTargetMsgID)), string(v.Text()))
 			}, "ronni abc-123 HeyGuys"},
 		{"roomstate", `@emote-only=0;followers-only=-1;r9k=0;room-id=1;slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #dallas`,
 			func(v *View) string {
@@ -302,15 +302,23 @@ func TestViewCases(t *testing.T) {
 		{"whisper", `@badges=;color=;display-name=PetsgomOO;emotes=;message-id=306;thread-id=12345678_87654321;turbo=0;user-id=87654321;user-type= :petsgomoo!petsgomoo@petsgomoo.tmi.twitch.tv WHISPER foo :hello`,
 			func(v *View) string {
 				c, _ := v.Channel()
-				return fmt.Sprintf("%q %s %s %s %s", c, v.Login(), v.ID(), v.Text(), v.Tags.Get(TagThreadID))
+				return fmt.Sprintf("%q %s %s %s %s", c, login(v), v.ID(), v.Text(), v.Tags.Get(TagThreadID))
 			}, `"" petsgomoo 306 hello 12345678_87654321`},
 		{"other kind has no text", `:tmi.twitch.tv PING :x`,
 			func(v *View) string {
 				c, _ := v.Channel()
-				return fmt.Sprintf("%v %q %q %q", v.Kind, c, v.Text(), v.Login())
+				return fmt.Sprintf("%v %q %q %q", v.Kind, c, v.Text(), login(v))
 			}, `other "" "" ""`},
 		{"control characters and invalid UTF-8 stay raw", "@display-name=a\x01\xff :a!a@a PRIVMSG #c :x\x02\xfe",
 			func(v *View) string { return fmt.Sprintf("%q %q", v.DisplayName(), v.Text()) }, `"a\x01\xff" "x\x02\xfe"`},
+		{"flags and numbers are read unescaped", `@mod=\1;vip=\0;bits=1\0;subscriber=1\;turbo=\s1 :a!a@a PRIVMSG #c :x`,
+			func(v *View) string { n, ok := v.Bits(); return sp(v.IsMod(), v.IsVIP(), n, ok, v.IsSubscriber(), v.IsTurbo()) }, "true false 10 true true false"},
+		{"ids compared unescaped", `@user-id=1\2;room-id=12;source-room-id=\1\2 :a!a@a PRIVMSG #c :x`,
+			func(v *View) string { return sp(v.IsBroadcaster(), v.IsSharedChatOrigin()) }, "true true"},
+		{"empty user-id is not the broadcaster", `@user-id=\;room-id= :a!a@a PRIVMSG #c :x`,
+			func(v *View) string { return sp(v.IsBroadcaster()) }, "false"},
+		{"19 digits are not a number", `@tmi-sent-ts=1234567890123456789;bits= :a!a@a PRIVMSG #c :x`,
+			func(v *View) string { _, ok1 := v.SentAt(); _, ok2 := v.Bits(); return sp(ok1, ok2) }, "false false"},
 		{"duplicate known tag: last wins", "@color=#111;mod=1;color=#222 :a!a@a PRIVMSG #c :x",
 			func(v *View) string { return sp(string(v.Color()), v.Tags.Duplicates(), uniqueList(v.UniqueTags())) }, "#222 true mod=1;color=#222"},
 	} {
@@ -321,6 +329,8 @@ func TestViewCases(t *testing.T) {
 		})
 	}
 }
+
+func login(v *View) string { l, _ := v.Login(); return string(l) }
 
 func uniqueList(it UniqueTagIter) string {
 	var out []string
@@ -399,5 +409,31 @@ func TestKeyTable(t *testing.T) {
 	var v View
 	if v.Tags.Get(numTagKeys) != nil || TagKey(250).String() != "" {
 		t.Error("out-of-range TagKey is not empty")
+	}
+}
+
+func TestUnescapedHelpers(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		eq   bool
+	}{
+		{"", "", true}, {"a", "a", true}, {`\s`, " ", true}, {`a\:b`, "a;b", true}, {`\`, "", true},
+		{`\\`, `\`, true}, {`x\`, "x", true}, {`\r\n`, "\r\n", true}, {`\q`, "q", true},
+		{"a", "b", false}, {`\s`, "s", false}, {"ab", "a", false}, {`a\`, "ab", false},
+	} {
+		if got := unescapedEqual([]byte(c.a), ircv3.AppendEscaped(nil, []byte(c.b))); got != c.eq {
+			t.Errorf("unescapedEqual(%q, escaped %q) = %v", c.a, c.b, got)
+		}
+		if got := unescapedEqual(ircv3.AppendEscaped(nil, []byte(c.b)), []byte(c.a)); got != c.eq {
+			t.Errorf("unescapedEqual(escaped %q, %q) = %v", c.b, c.a, got)
+		}
+		if want := string(ircv3.AppendUnescaped(nil, []byte(c.a))) == c.b; want != c.eq {
+			t.Errorf("case %q %q disagrees with ircv3.AppendUnescaped", c.a, c.b)
+		}
+		if !strings.Contains(c.b, `\`) {
+			if got := tagIs([]byte(c.a), c.b); got != c.eq {
+				t.Errorf("tagIs(%q, %q) = %v", c.a, c.b, got)
+			}
+		}
 	}
 }
