@@ -312,7 +312,10 @@ func TestViewCases(t *testing.T) {
 		{"control characters and invalid UTF-8 stay raw", "@display-name=a\x01\xff :a!a@a PRIVMSG #c :x\x02\xfe",
 			func(v *View) string { return fmt.Sprintf("%q %q", v.DisplayName(), v.Text()) }, `"a\x01\xff" "x\x02\xfe"`},
 		{"flags and numbers are read unescaped", `@mod=\1;vip=\0;bits=1\0;subscriber=1\;turbo=\s1 :a!a@a PRIVMSG #c :x`,
-			func(v *View) string { n, ok := v.Bits(); return sp(v.IsMod(), v.IsVIP(), n, ok, v.IsSubscriber(), v.IsTurbo()) }, "true false 10 true true false"},
+			func(v *View) string {
+				n, ok := v.Bits()
+				return sp(v.IsMod(), v.IsVIP(), n, ok, v.IsSubscriber(), v.IsTurbo())
+			}, "true false 10 true true false"},
 		{"ids compared unescaped", `@user-id=1\2;room-id=12;source-room-id=\1\2 :a!a@a PRIVMSG #c :x`,
 			func(v *View) string { return sp(v.IsBroadcaster(), v.IsSharedChatOrigin()) }, "true true"},
 		{"empty user-id is not the broadcaster", `@user-id=\;room-id= :a!a@a PRIVMSG #c :x`,
