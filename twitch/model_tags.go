@@ -221,6 +221,7 @@ func (t *Tags) Duplicates() bool { return t.dup }
 // non-nil slice of the section, so nil marks an absent tag.
 func (t *Tags) reset(raw []byte) {
 	*t = Tags{}
+	all := raw
 	for len(raw) > 0 {
 		item := raw
 		if semi := bytes.IndexByte(raw, ';'); semi >= 0 {
@@ -254,6 +255,26 @@ func (t *Tags) reset(raw []byte) {
 		}
 		t.addUnknown(key, i)
 	}
+	if t.slow && !t.dup {
+		t.dup = hasDuplicateKeys(all)
+	}
+}
+
+// hasDuplicateKeys reports whether a raw tag section repeats a key, the
+// slow way, for lines with more tags than reset tracks.
+func hasDuplicateKeys(raw []byte) bool {
+	var m ircv3.Message
+	m.Tags = raw
+	outer := m.TagIter()
+	for outer.Next() {
+		inner := outer
+		for inner.Next() {
+			if bytes.Equal(inner.Key(), outer.Key()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // addUnknown records the unknown key at position i (< maxTracked).

@@ -366,6 +366,18 @@ func naiveUnique(m *ircv3.Message) string {
 	return strings.Join(out, ";")
 }
 
+func naiveHasDup(m *ircv3.Message) bool {
+	seen := map[string]bool{}
+	it := m.TagIter()
+	for it.Next() {
+		if seen[string(it.Key())] {
+			return true
+		}
+		seen[string(it.Key())] = true
+	}
+	return false
+}
+
 func TestUniqueTags(t *testing.T) {
 	many := func(n int, prefix string) string {
 		var b strings.Builder
@@ -385,11 +397,23 @@ func TestUniqueTags(t *testing.T) {
 		many(60, "u") + "u1=end",
 		many(30, "k"),
 		"=1;=2",
+		many(30, "k") + "k0=again",
+		many(30, "k")[:strings.LastIndex(many(30, "k"), "k15=")],
+		func() string { // 70 distinct unknown keys, no duplicate
+			var b strings.Builder
+			for i := range 70 {
+				fmt.Fprintf(&b, "u%d=%d;", i, i)
+			}
+			return b.String()
+		}(),
 	} {
 		line := "@" + tags + " :a!a@a PRIVMSG #c :x"
 		v := view(t, line)
 		if got, want := uniqueList(v.UniqueTags()), naiveUnique(v.Msg); got != want {
 			t.Errorf("UniqueTags(%q)\n got %q\nwant %q", tags, got, want)
+		}
+		if got, want := v.Tags.Duplicates(), naiveHasDup(v.Msg); got != want {
+			t.Errorf("Duplicates(%q) = %v, want %v", tags, got, want)
 		}
 	}
 	var zero UniqueTagIter
