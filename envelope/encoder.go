@@ -1,0 +1,550 @@
+package envelope
+
+import (
+	"bytes"
+	crand "crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ingress-egress/ingress-egress/ircv3"
+	"github.com/ingress-egress/ingress-egress/twitch"
+)
+
+// Defaults of Options.
+const (
+	DefaultTypePrefix              = "external.chat."
+	DefaultFinalizationDestination = "internal.finalizer.v1"
+)
+
+// The type suffixes, after Options.TypePrefix.
+const (
+	TypeMessage    = "message.v1"    // PRIVMSG
+	TypeUsernotice = "usernotice.v1" // USERNOTICE
+	TypeModeration = "moderation.v1" // CLEARCHAT, CLEARMSG
+)
+
+// Errors returned by Append for a line that yields no envelope. The caller
+// counts them; none is a failure of the encoder.
+var (
+	// ErrNotEnabled: the line's command is not an enabled kind (PING, JOIN,
+	// ROOMSTATE, or a kind switched off in Options.Kinds).
+	ErrNotEnabled = errors.New("envelope: kind not enabled")
+	// ErrNoChannel: the line names no channel.
+	ErrNoChannel = errors.New("envelope: no channel")
+	// ErrNoText: a PRIVMSG without text (also "/me" with nothing after it).
+	ErrNoText = errors.New("envelope: no text")
+)
+
+// Kinds is a set of line kinds that yield envelopes.
+type Kinds uint8
+
+// The kinds an Encoder can turn into envelopes.
+const (
+	Privmsg    Kinds = 1 << iota // external.chat.message.v1
+	Usernotice                   // external.chat.usernotice.v1
+	Clearchat                    // external.chat.moderation.v1
+	Clearmsg                     // external.chat.moderation.v1
+)
+
+var kindNames = []struct {
+	name string
+	k    Kinds
+}{{"privmsg", Privmsg}, {"usernotice", Usernotice}, {"clearchat", Clearchat}, {"clearmsg", Clearmsg}}
+
+// ParseKinds parses a comma-separated list of kind names (privmsg,
+// usernotice, clearchat, clearmsg; case and spaces ignored), as in
+// INGEST_KINDS. An empty list is Privmsg.
+func ParseKinds(s string) (Kinds, error) {
+	var k Kinds
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		found := false
+		for _, kn := range kindNames {
+			if kn.name == name {
+				k |= kn.k
+				found = true
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("envelope: unknown kind %q (want privmsg, usernotice, clearchat, clearmsg)", name)
+		}
+	}
+	if k == 0 {
+		k = Privmsg
+	}
+	return k, nil
+}
+
+// String returns the comma-separated names of the kinds in k.
+func (k Kinds) String() string {
+	var names []string
+	for _, kn := range kindNames {
+		if k&kn.k != 0 {
+			names = append(names, kn.name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// Options configure an Encoder. The zero value is usable: every field has
+// a documented default.
+type Options struct {
+	// TypePrefix comes before the kind's type suffix (TypeMessage, ...).
+	// Default DefaultTypePrefix, giving "external.chat.message.v1".
+	TypePrefix string
+	// FinalizationDestination is written as finalizationDestination.
+	// Default DefaultFinalizationDestination.
+	FinalizationDestination string
+	// Kinds are the kinds that yield envelopes. Zero means Privmsg only.
+	Kinds Kinds
+}
+
+// Anomaly names, in the order they are written to payload.raw.anomalies.
+const (
+	anomInvalidUTF8 = 1 << iota
+	anomChannelWithoutHash
+	anomNoMessageID
+	anomNoLogin
+	anomBadgesMalformed
+	anomEmotesMalformed
+	anomEmotesOutOfRange
+	anomBadBits
+	anomBadSentTS
+	anomBadBanDuration
+	anomDuplicateTags
+	anomInvalidTagKey
+)
+
+var anomalyNames = [...]string{
+	"invalid-utf8", "channel-without-hash", "no-message-id", "no-login", "badges-malformed",
+	"emotes-malformed", "emotes-out-of-range", "bad-bits", "bad-tmi-sent-ts", "bad-ban-duration",
+	"duplicate-tags", "invalid-tag-key",
+}
+
+// Encoder writes envelopes. It holds a random generator, a twitch.View and
+// scratch space, so that steady-state encoding allocates nothing: keep one
+// per goroutine. It is not safe for concurrent use.
+type Encoder struct {
+	kinds       Kinds
+	typeMessage []byte // JSON string, quoted
+	typeNotice  []byte
+	typeMod     []byte
+	finalDest   []byte // JSON string, quoted
+
+	rng     rand.ChaCha8
+	msg     ircv3.Message // a copy, so that the caller's m does not escape
+	view    twitch.View
+	scratch []byte
+	login   []byte // an unescaped login tag
+
+	id, trace UUID
+	anom      uint16
+}
+
+// NewEncoder returns an Encoder with opts (nil for the defaults), its
+// random generator seeded from crypto/rand.
+func NewEncoder(opts *Options) *Encoder {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.TypePrefix == "" {
+		o.TypePrefix = DefaultTypePrefix
+	}
+	if o.FinalizationDestination == "" {
+		o.FinalizationDestination = DefaultFinalizationDestination
+	}
+	if o.Kinds == 0 {
+		o.Kinds = Privmsg
+	}
+	e := &Encoder{
+		kinds:       o.Kinds,
+		typeMessage: appendString(nil, []byte(o.TypePrefix+TypeMessage)),
+		typeNotice:  appendString(nil, []byte(o.TypePrefix+TypeUsernotice)),
+		typeMod:     appendString(nil, []byte(o.TypePrefix+TypeModeration)),
+		finalDest:   appendString(nil, []byte(o.FinalizationDestination)),
+		scratch:     make([]byte, 0, 1024),
+	}
+	var seed [32]byte
+	crand.Read(seed[:]) // never fails (Go 1.24+)
+	e.rng.Seed(seed)
+	return e
+}
+
+// Seed makes the encoder's random ids (traceId, and id for a line without
+// an id tag) a fixed sequence determined by seed, for reproducible output.
+func (e *Encoder) Seed(seed uint64) {
+	var s [32]byte
+	binary.LittleEndian.PutUint64(s[:], seed)
+	copy(s[8:], "ingress-egress envelope")
+	e.rng.Seed(s)
+}
+
+// ID returns the id of the last envelope Append wrote.
+func (e *Encoder) ID() UUID { return e.id }
+
+// TraceID returns the traceId of the last envelope Append wrote: 16
+// random bytes (a version 4 UUID), also usable as the trace-id of a W3C
+// traceparent header.
+func (e *Encoder) TraceID() UUID { return e.trace }
+
+func (e *Encoder) randomUUID() UUID { return randomUUID(e.rng.Uint64(), e.rng.Uint64()) }
+
+// AppendLine parses line and appends its envelope, as Append does.
+// Unparsable lines give the ircv3 parse error.
+func (e *Encoder) AppendLine(dst, line []byte, received time.Time) ([]byte, error) {
+	var m ircv3.Message
+	if err := m.Parse(line); err != nil {
+		return dst, err
+	}
+	return e.Append(dst, line, &m, received)
+}
+
+// Append appends the JSON envelope of one line to dst and returns the
+// extended buffer (the strconv Append contract). m must be the line parsed
+// (ircv3.Parse); line may be nil, but then an envelope with anomalies
+// carries no copy of the line. received is the receive time, written as
+// timestamp in UTC with millisecond precision.
+//
+// A line that yields no envelope leaves dst unchanged and gives
+// ErrNotEnabled, ErrNoChannel or ErrNoText. With room in dst, Append does
+// not allocate.
+func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time) ([]byte, error) {
+	kind := twitch.KindOf(m.Command)
+	switch {
+	case kind == twitch.KindPrivmsg && e.kinds&Privmsg != 0,
+		kind == twitch.KindUsernotice && e.kinds&Usernotice != 0,
+		kind == twitch.KindClearchat && e.kinds&Clearchat != 0,
+		kind == twitch.KindClearmsg && e.kinds&Clearmsg != 0:
+	default:
+		return dst, ErrNotEnabled
+	}
+	e.msg = *m
+	v := &e.view
+	v.Reset(&e.msg)
+	channel, hash := v.Channel()
+	if len(channel) == 0 {
+		return dst, ErrNoChannel
+	}
+	if kind == twitch.KindPrivmsg && len(v.Text()) == 0 {
+		return dst, ErrNoText
+	}
+
+	e.anom = 0
+	if line != nil && !utf8.Valid(line) {
+		e.anom |= anomInvalidUTF8
+	}
+	if !hash {
+		e.anom |= anomChannelWithoutHash
+	}
+	if v.Tags.Duplicates() {
+		e.anom |= anomDuplicateTags
+	}
+	if e.scratch = ircv3.AppendUnescaped(e.scratch[:0], v.ID()); len(e.scratch) > 0 {
+		e.id = MessageID(e.scratch)
+	} else {
+		e.id = e.randomUUID()
+		if kind == twitch.KindPrivmsg || kind == twitch.KindUsernotice {
+			e.anom |= anomNoMessageID
+		}
+	}
+	e.trace = e.randomUUID()
+
+	dst = append(dst, `{"v":"1","id":"`...)
+	idStart := len(dst)
+	dst = AppendUUID(dst, e.id)
+	dst = append(dst, `","correlationId":"`...)
+	dst = append(dst, dst[idStart:idStart+36]...)
+	dst = append(dst, `","traceId":"`...)
+	dst = AppendUUID(dst, e.trace)
+	dst = append(dst, `","timestamp":"`...)
+	ms := received.UnixMilli()
+	ms = min(max(ms, minMillis), maxMillis)
+	dst = appendMillis(dst, ms)
+	dst = append(dst, `","type":`...)
+	switch kind {
+	case twitch.KindPrivmsg:
+		dst = append(dst, e.typeMessage...)
+	case twitch.KindUsernotice:
+		dst = append(dst, e.typeNotice...)
+	default:
+		dst = append(dst, e.typeMod...)
+	}
+	dst = append(dst, `,"source":{"platform":"twitch","channel":`...)
+	dst = appendString(dst, channel)
+	dst = append(dst, `,"channelId":`...)
+	dst = e.appendTag(dst, v.RoomID())
+
+	login, fromTag := v.Login()
+	if fromTag && bytes.IndexByte(login, '\\') >= 0 {
+		e.login = ircv3.AppendUnescaped(e.login[:0], login)
+		login = e.login
+	}
+	dst = append(dst, `},"user":{"id":`...)
+	dst = e.appendTag(dst, v.UserID())
+	dst = append(dst, `,"name":`...)
+	dst = appendString(dst, login)
+	dst = append(dst, `,"displayName":`...)
+	dn := v.DisplayName()
+	if bytes.IndexByte(dn, '\\') >= 0 {
+		e.scratch = ircv3.AppendUnescaped(e.scratch[:0], dn)
+		dn = e.scratch
+	}
+	if len(dn) == 0 {
+		dn = login
+	}
+	dst = appendString(dst, dn)
+	dst = append(dst, `,"profileImageUrl":"","role":""},"routingSlip":[],"finalizationDestination":`...)
+	dst = append(dst, e.finalDest...)
+	dst = append(dst, `,"payload":{`...)
+
+	switch kind {
+	case twitch.KindPrivmsg, twitch.KindUsernotice:
+		if len(login) == 0 {
+			e.anom |= anomNoLogin
+		}
+		dst = e.appendChat(dst, v)
+	default:
+		dst = e.appendModeration(dst, v, login)
+	}
+
+	sentAt, sentOK := v.SentAt()
+	if v.Tags.Has(twitch.TagTmiSentTS) && (!sentOK || sentAt > maxMillis) {
+		e.anom |= anomBadSentTS
+		sentOK = false
+	}
+	bits, bitsOK := v.Bits()
+	if v.Tags.Has(twitch.TagBits) && !bitsOK {
+		e.anom |= anomBadBits
+	}
+
+	dst = e.appendRaw(dst, line, v)
+	if v.IsAction() {
+		dst = append(dst, `,"isAction":true`...)
+	}
+	if bitsOK {
+		dst = append(dst, `,"bits":`...)
+		dst = appendInt(dst, bits)
+	}
+	if sentOK {
+		dst = append(dst, `,"sentAt":"`...)
+		dst = appendMillis(dst, sentAt)
+		dst = append(dst, '"')
+	}
+	if v.IsFirstMessage() {
+		dst = append(dst, `,"firstMessage":true`...)
+	}
+	if v.IsReturningChatter() {
+		dst = append(dst, `,"returningChatter":true`...)
+	}
+	if v.IsVIP() {
+		dst = append(dst, `,"isVip":true`...)
+	}
+	if kind != twitch.KindClearchat && kind != twitch.KindClearmsg && v.IsBroadcaster() {
+		dst = append(dst, `,"isBroadcaster":true`...)
+	}
+	if v.IsReply() {
+		t := &v.Tags
+		dst = append(dst, `,"reply":{"parentMessageId":`...)
+		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentMsgID))
+		dst = append(dst, `,"parentUserId":`...)
+		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentUserID))
+		dst = append(dst, `,"parentUserLogin":`...)
+		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentUserLogin))
+		dst = append(dst, `,"parentDisplayName":`...)
+		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentDisplayName))
+		dst = append(dst, `,"parentText":`...)
+		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentMsgBody))
+		dst = append(dst, `,"threadParentMessageId":`...)
+		dst = e.appendTag(dst, t.Get(twitch.TagReplyThreadParentMsgID))
+		dst = append(dst, '}')
+	}
+	if v.IsSharedChat() {
+		dst = append(dst, `,"sharedChat":{"sourceRoomId":`...)
+		dst = e.appendTag(dst, v.Tags.Get(twitch.TagSourceRoomID))
+		dst = append(dst, `,"sourceMessageId":`...)
+		dst = e.appendTag(dst, v.Tags.Get(twitch.TagSourceID))
+		dst = append(dst, `,"isOrigin":`...)
+		dst = appendBool(dst, v.IsSharedChatOrigin())
+		dst = append(dst, '}')
+	}
+	return append(dst, "}}"...), nil
+}
+
+// appendTag appends a raw tag value, unescaped, as a JSON string.
+func (e *Encoder) appendTag(dst, raw []byte) []byte {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return appendString(dst, raw)
+	}
+	e.scratch = ircv3.AppendUnescaped(e.scratch[:0], raw)
+	return appendString(dst, e.scratch)
+}
+
+// appendChat appends the payload fields of PRIVMSG and USERNOTICE, up to
+// raw.
+func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
+	dst = append(dst, `"text":`...)
+	dst = appendString(dst, v.Text())
+	dst = append(dst, `,"messageId":`...)
+	dst = e.appendTag(dst, v.ID())
+	dst = append(dst, `,"badges":[`...)
+	badges := v.Badges()
+	for n := 0; badges.Next(); n++ {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = e.appendTag(dst, badges.Name())
+	}
+	if badges.Malformed() {
+		e.anom |= anomBadgesMalformed
+	}
+	dst = append(dst, `],"isMod":`...)
+	dst = appendBool(dst, v.IsMod())
+	dst = append(dst, `,"isSubscriber":`...)
+	dst = appendBool(dst, v.IsSubscriber())
+	dst = append(dst, `,"color":`...)
+	dst = e.appendTag(dst, v.Color())
+	dst = append(dst, `,"emotes":[`...)
+	emotes := v.Emotes()
+	for n := 0; emotes.Next(); n++ {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"id":`...)
+		dst = e.appendTag(dst, emotes.ID())
+		dst = append(dst, `,"name":`...)
+		dst = appendString(dst, emotes.Name())
+		dst = append(dst, `,"start":`...)
+		dst = appendInt(dst, int64(emotes.Start()))
+		dst = append(dst, `,"end":`...)
+		dst = appendInt(dst, int64(emotes.End()))
+		dst = append(dst, '}')
+	}
+	if p := emotes.Problems(); p != 0 {
+		if p&twitch.EmoteMalformed != 0 {
+			e.anom |= anomEmotesMalformed
+		}
+		if p&twitch.EmoteOutOfRange != 0 {
+			e.anom |= anomEmotesOutOfRange
+		}
+	}
+	dst = append(dst, ']')
+	if v.Kind == twitch.KindUsernotice {
+		dst = append(dst, `,"msgId":`...)
+		dst = e.appendTag(dst, v.Tags.Get(twitch.TagMsgID))
+		dst = append(dst, `,"systemMsg":`...)
+		dst = e.appendTag(dst, v.Tags.Get(twitch.TagSystemMsg))
+		dst = append(dst, `,"msgParams":{`...)
+		params := v.MsgParams()
+		for n := 0; params.Next(); {
+			key := params.Key()[len("msg-param-"):]
+			if !utf8.Valid(key) {
+				continue // its tag is left out of raw.tags too
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = appendString(dst, key)
+			dst = append(dst, ':')
+			dst = e.appendTag(dst, params.Value())
+		}
+		dst = append(dst, '}')
+	}
+	return dst
+}
+
+// appendModeration appends the payload fields of CLEARCHAT and CLEARMSG,
+// up to raw.
+func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []byte {
+	if v.Kind == twitch.KindClearmsg {
+		dst = append(dst, `"action":"delete","targetUserLogin":`...)
+		dst = appendString(dst, login)
+		dst = append(dst, `,"targetMessageId":`...)
+		dst = e.appendTag(dst, v.Tags.Get(twitch.TagTargetMsgID))
+		dst = append(dst, `,"text":`...)
+		return appendString(dst, v.Text())
+	}
+	if len(login) == 0 && !v.Tags.Has(twitch.TagTargetUserID) {
+		return append(dst, `"action":"clear"`...)
+	}
+	seconds, timeout := v.BanDuration()
+	if v.Tags.Has(twitch.TagBanDuration) && !timeout {
+		e.anom |= anomBadBanDuration
+	}
+	if timeout {
+		dst = append(dst, `"action":"timeout"`...)
+	} else {
+		dst = append(dst, `"action":"ban"`...)
+	}
+	dst = append(dst, `,"targetUserId":`...)
+	dst = e.appendTag(dst, v.Tags.Get(twitch.TagTargetUserID))
+	dst = append(dst, `,"targetUserLogin":`...)
+	dst = appendString(dst, login)
+	if timeout {
+		dst = append(dst, `,"durationSeconds":`...)
+		dst = appendInt(dst, seconds)
+	}
+	return dst
+}
+
+// appendRaw appends ,"raw":{...}: every tag, then the anomalies and a copy
+// of the line when there are any.
+func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
+	dst = append(dst, `,"raw":{"tags":{`...)
+	tags := v.UniqueTags()
+	for n := 0; tags.Next(); {
+		key := tags.Key()
+		if !utf8.Valid(key) {
+			// Two invalid keys could become the same JSON key: leave
+			// them out (the line is kept whole in lineBase64).
+			e.anom |= anomInvalidTagKey
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = appendString(dst, key)
+		dst = append(dst, ':')
+		dst = e.appendTag(dst, tags.Value())
+	}
+	dst = append(dst, '}')
+	if e.anom != 0 {
+		dst = append(dst, `,"anomalies":[`...)
+		n := 0
+		for i, name := range anomalyNames {
+			if e.anom&(1<<i) == 0 {
+				continue
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = append(dst, '"')
+			dst = append(dst, name...)
+			dst = append(dst, '"')
+		}
+		dst = append(dst, ']')
+		if line != nil {
+			if e.anom&anomInvalidUTF8 != 0 {
+				dst = append(dst, `,"lineBase64":"`...)
+				dst = base64.StdEncoding.AppendEncode(dst, line)
+				dst = append(dst, '"')
+			} else {
+				dst = append(dst, `,"line":`...)
+				dst = appendString(dst, line)
+			}
+		}
+	}
+	return append(dst, '}')
+}

@@ -1,0 +1,62 @@
+package envelope
+
+import (
+	"strings"
+	"testing"
+)
+
+// urlNamespace is RFC 9562's namespace for URLs.
+var urlNamespace = UUID{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
+
+func TestNamespace(t *testing.T) {
+	if got := NewSHA1(urlNamespace, []byte("twitch.tv/message-id")); got != Namespace {
+		t.Errorf("Namespace = %v, want %v", Namespace, got)
+	}
+	if Namespace.String() != "ceeb5c06-c3c5-593d-844f-8e7c82612b3e" {
+		t.Errorf("Namespace = %v", Namespace)
+	}
+}
+
+func TestNewSHA1(t *testing.T) {
+	for _, c := range []struct {
+		ns   UUID
+		name string
+		want string
+	}{
+		// Vectors from Python's uuid.uuid5 and RFC 9562 Appendix A.4.
+		{urlNamespace, "twitch.tv/message-id", "ceeb5c06-c3c5-593d-844f-8e7c82612b3e"},
+		{Namespace, "885196de-cb67-427a-baa8-82f9b0fcd05f", "c6dd916e-0c81-5ee1-9468-652ef54f43ff"},
+		{UUID{0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}, "www.example.com", "2ed6657d-e927-568b-95e1-2665a8aea6a2"},
+		{Namespace, strings.Repeat("x", 200), refUUIDv5(strings.Repeat("x", 200))},
+		{Namespace, strings.Repeat("y", 128), refUUIDv5(strings.Repeat("y", 128))},
+		{Namespace, "", refUUIDv5("")},
+	} {
+		if got := NewSHA1(c.ns, []byte(c.name)).String(); got != c.want {
+			t.Errorf("NewSHA1(%v, %.20q) = %s, want %s", c.ns, c.name, got, c.want)
+		}
+	}
+	if MessageID([]byte("abc")) != NewSHA1(Namespace, []byte("abc")) {
+		t.Error("MessageID is not NewSHA1 in Namespace")
+	}
+}
+
+func TestRandomUUID(t *testing.T) {
+	u := randomUUID(^uint64(0), 0)
+	if s := u.String(); s != "ffffffff-ffff-4fff-8000-000000000000" {
+		t.Errorf("randomUUID = %s", s)
+	}
+	e := NewEncoder(nil)
+	a, b := e.randomUUID(), e.randomUUID()
+	if a == b || a[6]>>4 != 4 || a[8]>>6 != 2 {
+		t.Errorf("random UUIDs %v %v", a, b)
+	}
+	e1, e2 := NewEncoder(nil), NewEncoder(nil)
+	if e1.randomUUID() == e2.randomUUID() {
+		t.Error("two encoders from crypto/rand seeds agree")
+	}
+	e1.Seed(7)
+	e2.Seed(7)
+	if e1.randomUUID() != e2.randomUUID() {
+		t.Error("Seed(7) twice gives different ids")
+	}
+}

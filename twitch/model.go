@@ -1,0 +1,411 @@
+package twitch
+
+import (
+	"bytes"
+
+	"github.com/ingress-egress/ingress-egress/ircv3"
+)
+
+// This file is the Twitch message model: typed, allocation-free views over
+// an ircv3.Message, following Twitch's IRC tag reference
+// (https://dev.twitch.tv/docs/chat/irc/#twitch-irc-tags and
+// https://dev.twitch.tv/docs/chat/irc-migration/ for shared chat).
+
+// Kind is the kind of a Twitch line, given by its command.
+type Kind uint8
+
+// The kinds the model knows. KindOther is every other command (PING, JOIN,
+// numerics, ...).
+const (
+	KindOther Kind = iota
+	KindPrivmsg
+	KindUsernotice
+	KindClearchat
+	KindClearmsg
+	KindRoomstate
+	KindUserstate
+	KindGlobalUserstate
+	KindNotice
+	KindReconnect
+	KindWhisper
+)
+
+var kindNames = [...]string{
+	KindOther:           "other",
+	KindPrivmsg:         "PRIVMSG",
+	KindUsernotice:      "USERNOTICE",
+	KindClearchat:       "CLEARCHAT",
+	KindClearmsg:        "CLEARMSG",
+	KindRoomstate:       "ROOMSTATE",
+	KindUserstate:       "USERSTATE",
+	KindGlobalUserstate: "GLOBALUSERSTATE",
+	KindNotice:          "NOTICE",
+	KindReconnect:       "RECONNECT",
+	KindWhisper:         "WHISPER",
+}
+
+// String returns the command of k, or "other".
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "other"
+}
+
+// KindOf returns the kind of a line with the given command. Commands are
+// matched exactly: Twitch sends them in upper case.
+func KindOf(command []byte) Kind {
+	switch string(command) {
+	case "PRIVMSG":
+		return KindPrivmsg
+	case "USERNOTICE":
+		return KindUsernotice
+	case "CLEARCHAT":
+		return KindClearchat
+	case "CLEARMSG":
+		return KindClearmsg
+	case "ROOMSTATE":
+		return KindRoomstate
+	case "USERSTATE":
+		return KindUserstate
+	case "GLOBALUSERSTATE":
+		return KindGlobalUserstate
+	case "NOTICE":
+		return KindNotice
+	case "RECONNECT":
+		return KindReconnect
+	case "WHISPER":
+		return KindWhisper
+	}
+	return KindOther
+}
+
+// View is a typed view of one Twitch line. Reset fills it from a parsed
+// ircv3.Message in one pass over the tags; every accessor then returns a
+// view into the line the message was parsed from (valid while that line
+// is), or a number, without allocating. Tag values are raw, still escaped:
+// write them with ircv3.AppendUnescaped.
+//
+// A View is large (it holds the value of every tag Twitch defines) and is
+// meant to be kept and reused, one per goroutine. It is not safe for
+// concurrent use.
+type View struct {
+	// Msg is the message the view was reset from.
+	Msg *ircv3.Message
+	// Kind is the kind of the message.
+	Kind Kind
+	// Tags holds the raw value of every known tag, found in one pass.
+	Tags Tags
+
+	text   []byte
+	action bool
+}
+
+// Reset makes v a view of m. m must stay unchanged while v is used.
+func (v *View) Reset(m *ircv3.Message) {
+	v.Msg = m
+	v.Kind = KindOf(m.Command)
+	v.Tags.reset(m.Tags)
+	v.text, v.action = nil, false
+	switch v.Kind {
+	case KindPrivmsg, KindUsernotice, KindClearmsg, KindWhisper, KindNotice:
+		if m.NumParams() >= 2 {
+			v.text, v.action = SplitAction(m.Param(1))
+		}
+	}
+}
+
+// SplitAction detects a CTCP ACTION (what a client sends for "/me"): a
+// text of the form "\x01ACTION <text>\x01". It returns the text without
+// the framing and true, or p unchanged and false. The closing \x01 may be
+// missing, and the text may be empty ("\x01ACTION\x01").
+func SplitAction(p []byte) (text []byte, action bool) {
+	const prefix = "\x01ACTION"
+	if len(p) < len(prefix) || string(p[:len(prefix)]) != prefix {
+		return p, false
+	}
+	rest := p[len(prefix):]
+	switch {
+	case len(rest) == 0:
+	case rest[0] == ' ':
+		rest = rest[1:]
+	case rest[0] == '\x01':
+	default:
+		return p, false // "\x01ACTIONS..." is another CTCP command
+	}
+	if n := len(rest); n > 0 && rest[n-1] == '\x01' {
+		rest = rest[:n-1]
+	}
+	return rest, true
+}
+
+// channelFromParam returns a channel parameter without its '#', and
+// whether it had one.
+func channelFromParam(p []byte) (channel []byte, hash bool) {
+	if len(p) > 0 && p[0] == '#' {
+		return p[1:], true
+	}
+	return p, false
+}
+
+// Channel returns the channel login the line belongs to (the first
+// parameter without its '#'), and whether the parameter had the '#'. It is
+// empty for WHISPER, RECONNECT, GLOBALUSERSTATE and for a NOTICE to '*'.
+func (v *View) Channel() (channel []byte, hash bool) {
+	switch v.Kind {
+	case KindWhisper, KindReconnect, KindGlobalUserstate, KindOther:
+		return nil, false
+	}
+	p := v.Msg.Param(0)
+	if string(p) == "*" {
+		return nil, false
+	}
+	return channelFromParam(p)
+}
+
+// Text returns the user's text: the trailing parameter of PRIVMSG,
+// USERNOTICE (empty when the user wrote nothing), CLEARMSG (the deleted
+// message), WHISPER and NOTICE, with the ACTION framing removed. Emote
+// positions count from its start.
+func (v *View) Text() []byte { return v.text }
+
+// IsAction reports whether the text was sent with "/me".
+func (v *View) IsAction() bool { return v.action }
+
+// Login returns the sender's login: the source nick for PRIVMSG and
+// WHISPER (the login tag when the line has no source), the login tag for
+// USERNOTICE and CLEARMSG, the target login (the second parameter) for
+// CLEARCHAT, and empty otherwise. tag reports whether it is a raw tag
+// value, to be unescaped.
+func (v *View) Login() (login []byte, tag bool) {
+	switch v.Kind {
+	case KindPrivmsg, KindWhisper:
+		if nick := v.Msg.Nick(); len(nick) > 0 {
+			return nick, false
+		}
+		return v.Tags.Get(TagLogin), true
+	case KindUsernotice, KindClearmsg:
+		return v.Tags.Get(TagLogin), true
+	case KindClearchat:
+		return v.Msg.Param(1), false
+	}
+	return nil, false
+}
+
+// DisplayName returns the raw display-name tag (it may be empty, or in any
+// script).
+func (v *View) DisplayName() []byte { return v.Tags.Get(TagDisplayName) }
+
+// UserID returns the raw user-id tag (target-user-id for CLEARCHAT).
+func (v *View) UserID() []byte {
+	if v.Kind == KindClearchat {
+		return v.Tags.Get(TagTargetUserID)
+	}
+	return v.Tags.Get(TagUserID)
+}
+
+// RoomID returns the raw room-id tag: the channel's user id.
+func (v *View) RoomID() []byte { return v.Tags.Get(TagRoomID) }
+
+// ID returns the raw id tag: the message id (message-id for WHISPER).
+func (v *View) ID() []byte {
+	if v.Kind == KindWhisper {
+		return v.Tags.Get(TagMessageID)
+	}
+	return v.Tags.Get(TagID)
+}
+
+// Color returns the raw color tag ("#RRGGBB", or empty when the user never
+// chose one).
+func (v *View) Color() []byte { return v.Tags.Get(TagColor) }
+
+// SentAt returns tmi-sent-ts, the server's time in Unix milliseconds, and
+// whether the tag is present and a plain decimal number.
+//
+// Like every accessor that interprets a tag (numbers, flags, equality), it
+// works on the unescaped value.
+func (v *View) SentAt() (ms int64, ok bool) { return parseDecimal(v.Tags.Get(TagTmiSentTS)) }
+
+// Bits returns the number of bits cheered, and whether the bits tag is
+// present and a plain decimal number.
+func (v *View) Bits() (n int64, ok bool) { return parseDecimal(v.Tags.Get(TagBits)) }
+
+// BanDuration returns a CLEARCHAT timeout in seconds, and whether the
+// ban-duration tag is present and a plain decimal number (a permanent ban
+// has none).
+func (v *View) BanDuration() (seconds int64, ok bool) {
+	return parseDecimal(v.Tags.Get(TagBanDuration))
+}
+
+// IsMod reports mod=1.
+func (v *View) IsMod() bool { return tagIs(v.Tags.Get(TagMod), "1") }
+
+// IsSubscriber reports subscriber=1.
+func (v *View) IsSubscriber() bool { return tagIs(v.Tags.Get(TagSubscriber), "1") }
+
+// IsTurbo reports turbo=1.
+func (v *View) IsTurbo() bool { return tagIs(v.Tags.Get(TagTurbo), "1") }
+
+// IsVIP reports whether the vip tag is present and not "0". Twitch sends it
+// only for VIPs, so its mere presence means VIP.
+func (v *View) IsVIP() bool {
+	vip := v.Tags.Get(TagVIP)
+	return vip != nil && !tagIs(vip, "0")
+}
+
+// IsBroadcaster reports whether the sender is the channel's broadcaster:
+// the badges include broadcaster, or user-id equals room-id.
+func (v *View) IsBroadcaster() bool {
+	if uid := v.Tags.Get(TagUserID); !unescapedEqual(uid, nil) && unescapedEqual(uid, v.Tags.Get(TagRoomID)) {
+		return true
+	}
+	it := v.Badges()
+	for it.Next() {
+		if tagIs(it.Name(), "broadcaster") {
+			return true
+		}
+	}
+	return false
+}
+
+// IsFirstMessage reports first-msg=1: the user's first message in the
+// channel.
+func (v *View) IsFirstMessage() bool { return tagIs(v.Tags.Get(TagFirstMsg), "1") }
+
+// IsReturningChatter reports returning-chatter=1.
+func (v *View) IsReturningChatter() bool { return tagIs(v.Tags.Get(TagReturningChatter), "1") }
+
+// IsReply reports whether the message replies to another: it has a
+// reply-parent-msg-id tag. The parent's fields are the reply-parent-* and
+// reply-thread-parent-* tags (TagReplyParentMsgID, ...).
+func (v *View) IsReply() bool { return v.Tags.Get(TagReplyParentMsgID) != nil }
+
+// IsSharedChat reports whether the message belongs to a shared chat
+// session: it has a source-room-id tag.
+func (v *View) IsSharedChat() bool { return v.Tags.Get(TagSourceRoomID) != nil }
+
+// IsSharedChatOrigin reports whether a shared chat message was sent in this
+// channel (source-room-id equals room-id), rather than copied from another
+// channel of the session.
+func (v *View) IsSharedChatOrigin() bool {
+	src := v.Tags.Get(TagSourceRoomID)
+	return src != nil && unescapedEqual(src, v.Tags.Get(TagRoomID))
+}
+
+// IsSourceOnly reports source-only=1: a shared chat message shown only in
+// its source channel.
+func (v *View) IsSourceOnly() bool { return tagIs(v.Tags.Get(TagSourceOnly), "1") }
+
+// Badges iterates over the badges tag.
+func (v *View) Badges() BadgeIter { return BadgeIter{rest: v.Tags.Get(TagBadges)} }
+
+// BadgeInfo iterates over the badge-info tag (subscriber/24: the months).
+func (v *View) BadgeInfo() BadgeIter { return BadgeIter{rest: v.Tags.Get(TagBadgeInfo)} }
+
+// SourceBadges iterates over the source-badges tag of a shared chat
+// message.
+func (v *View) SourceBadges() BadgeIter { return BadgeIter{rest: v.Tags.Get(TagSourceBadges)} }
+
+// Emotes iterates over the emotes tag, with positions in Text.
+func (v *View) Emotes() EmoteIter {
+	return EmoteIter{rest: v.Tags.Get(TagEmotes), text: v.text}
+}
+
+// UniqueTags iterates over all tags in line order, each key once: a tag
+// whose key appears again later is skipped, so the last duplicate wins.
+func (v *View) UniqueTags() UniqueTagIter {
+	return UniqueTagIter{it: v.Msg.TagIter(), t: &v.Tags}
+}
+
+// MsgParams iterates over the msg-param-* tags of a USERNOTICE, each key
+// once (the last duplicate wins); Key returns the whole key.
+func (v *View) MsgParams() UniqueTagIter {
+	return UniqueTagIter{it: v.Msg.TagIter(), t: &v.Tags, prefix: "msg-param-"}
+}
+
+// parseDecimal parses a raw tag value that unescapes to 1 to 18 ASCII
+// digits (no sign) as an int64.
+func parseDecimal(raw []byte) (int64, bool) {
+	var n int64
+	digits := 0
+	for i := 0; ; {
+		c, ok := nextUnescaped(raw, &i)
+		if !ok {
+			break
+		}
+		if c < '0' || c > '9' || digits == 18 {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+		digits++
+	}
+	return n, digits > 0
+}
+
+// nextUnescaped returns the next byte of the unescaped form of raw from
+// *i, as ircv3.AppendUnescaped defines it, and advances *i; false at the
+// end.
+func nextUnescaped(raw []byte, i *int) (byte, bool) {
+	if *i >= len(raw) {
+		return 0, false
+	}
+	c := raw[*i]
+	*i++
+	if c != '\\' {
+		return c, true
+	}
+	if *i == len(raw) {
+		return 0, false // a lone trailing backslash is dropped
+	}
+	c = raw[*i]
+	*i++
+	switch c {
+	case ':':
+		return ';', true
+	case 's':
+		return ' ', true
+	case 'r':
+		return '\r', true
+	case 'n':
+		return '\n', true
+	}
+	return c, true
+}
+
+// unescapedEqual reports whether two raw tag values unescape to the same
+// bytes, without unescaping them into memory.
+func unescapedEqual(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return bytes.Equal(a, b)
+	}
+	var i, j int
+	for {
+		ca, oka := nextUnescaped(a, &i)
+		cb, okb := nextUnescaped(b, &j)
+		if oka != okb || ca != cb {
+			return false
+		}
+		if !oka {
+			return true
+		}
+	}
+}
+
+// tagIs reports whether a raw tag value unescapes to s (which has no
+// backslash).
+func tagIs(raw []byte, s string) bool {
+	if string(raw) == s {
+		return true
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return false
+	}
+	var i int
+	for k := 0; k < len(s); k++ {
+		if c, ok := nextUnescaped(raw, &i); !ok || c != s[k] {
+			return false
+		}
+	}
+	_, more := nextUnescaped(raw, &i)
+	return !more
+}

@@ -1,0 +1,6 @@
+//go:build race
+
+package twitch
+
+// modelRace: allocation guards are skipped under -race, which allocates.
+const modelRace = true

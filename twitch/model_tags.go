@@ -1,0 +1,345 @@
+package twitch
+
+import (
+	"bytes"
+
+	"github.com/ingress-egress/ingress-egress/ircv3"
+)
+
+// TagKey names a tag Twitch defines. Tags.Get(k) returns its raw value.
+type TagKey uint8
+
+// The tags the model knows, from Twitch's IRC tag reference. Any other tag
+// (msg-param-*, new ones) is still seen by UniqueTags.
+const (
+	TagAnimationID TagKey = iota
+	TagBadgeInfo
+	TagBadges
+	TagBanDuration
+	TagBits
+	TagClientNonce
+	TagColor
+	TagCustomRewardID
+	TagDisplayName
+	TagEmoteOnly
+	TagEmoteSets
+	TagEmotes
+	TagFirstMsg
+	TagFlags
+	TagFollowersOnly
+	TagID
+	TagLogin
+	TagMessageID
+	TagMod
+	TagMsgID
+	TagPinnedChatPaidAmount
+	TagPinnedChatPaidCurrency
+	TagPinnedChatPaidExponent
+	TagPinnedChatPaidIsSystemMessage
+	TagPinnedChatPaidLevel
+	TagR9K
+	TagReplyParentDisplayName
+	TagReplyParentMsgBody
+	TagReplyParentMsgID
+	TagReplyParentUserID
+	TagReplyParentUserLogin
+	TagReplyThreadParentDisplayName
+	TagReplyThreadParentMsgID
+	TagReplyThreadParentUserID
+	TagReplyThreadParentUserLogin
+	TagReturningChatter
+	TagRoomID
+	TagSlow
+	TagSourceBadgeInfo
+	TagSourceBadges
+	TagSourceID
+	TagSourceMsgID
+	TagSourceOnly
+	TagSourceRoomID
+	TagSubsOnly
+	TagSubscriber
+	TagSystemMsg
+	TagTargetMsgID
+	TagTargetUserID
+	TagThreadID
+	TagTmiSentTS
+	TagTurbo
+	TagUserID
+	TagUserType
+	TagVIP
+
+	numTagKeys
+)
+
+var tagNames = [numTagKeys]string{
+	TagAnimationID:                   "animation-id",
+	TagBadgeInfo:                     "badge-info",
+	TagBadges:                        "badges",
+	TagBanDuration:                   "ban-duration",
+	TagBits:                          "bits",
+	TagClientNonce:                   "client-nonce",
+	TagColor:                         "color",
+	TagCustomRewardID:                "custom-reward-id",
+	TagDisplayName:                   "display-name",
+	TagEmoteOnly:                     "emote-only",
+	TagEmoteSets:                     "emote-sets",
+	TagEmotes:                        "emotes",
+	TagFirstMsg:                      "first-msg",
+	TagFlags:                         "flags",
+	TagFollowersOnly:                 "followers-only",
+	TagID:                            "id",
+	TagLogin:                         "login",
+	TagMessageID:                     "message-id",
+	TagMod:                           "mod",
+	TagMsgID:                         "msg-id",
+	TagPinnedChatPaidAmount:          "pinned-chat-paid-amount",
+	TagPinnedChatPaidCurrency:        "pinned-chat-paid-currency",
+	TagPinnedChatPaidExponent:        "pinned-chat-paid-exponent",
+	TagPinnedChatPaidIsSystemMessage: "pinned-chat-paid-is-system-message",
+	TagPinnedChatPaidLevel:           "pinned-chat-paid-level",
+	TagR9K:                           "r9k",
+	TagReplyParentDisplayName:        "reply-parent-display-name",
+	TagReplyParentMsgBody:            "reply-parent-msg-body",
+	TagReplyParentMsgID:              "reply-parent-msg-id",
+	TagReplyParentUserID:             "reply-parent-user-id",
+	TagReplyParentUserLogin:          "reply-parent-user-login",
+	TagReplyThreadParentDisplayName:  "reply-thread-parent-display-name",
+	TagReplyThreadParentMsgID:        "reply-thread-parent-msg-id",
+	TagReplyThreadParentUserID:       "reply-thread-parent-user-id",
+	TagReplyThreadParentUserLogin:    "reply-thread-parent-user-login",
+	TagReturningChatter:              "returning-chatter",
+	TagRoomID:                        "room-id",
+	TagSlow:                          "slow",
+	TagSourceBadgeInfo:               "source-badge-info",
+	TagSourceBadges:                  "source-badges",
+	TagSourceID:                      "source-id",
+	TagSourceMsgID:                   "source-msg-id",
+	TagSourceOnly:                    "source-only",
+	TagSourceRoomID:                  "source-room-id",
+	TagSubsOnly:                      "subs-only",
+	TagSubscriber:                    "subscriber",
+	TagSystemMsg:                     "system-msg",
+	TagTargetMsgID:                   "target-msg-id",
+	TagTargetUserID:                  "target-user-id",
+	TagThreadID:                      "thread-id",
+	TagTmiSentTS:                     "tmi-sent-ts",
+	TagTurbo:                         "turbo",
+	TagUserID:                        "user-id",
+	TagUserType:                      "user-type",
+	TagVIP:                           "vip",
+}
+
+// String returns the tag's name as Twitch writes it.
+func (k TagKey) String() string {
+	if k < numTagKeys {
+		return tagNames[k]
+	}
+	return ""
+}
+
+// The key lookup is an open-addressed table indexed by a cheap hash of the
+// key's length and three of its bytes, verified by one comparison: a
+// string switch over 55 keys cost a binary search per tag (see
+// BenchmarkViewReset).
+const keyTableSize = 256
+
+var keyTable [keyTableSize]uint8 // TagKey+1, 0 for an empty slot
+
+func keyHash(key []byte) uint {
+	n := uint(len(key))
+	return (n*31 + uint(key[0])*7 + uint(key[n-1])*13 + uint(key[n/2])*3) % keyTableSize
+}
+
+func init() {
+	for k, name := range tagNames {
+		h := keyHash([]byte(name))
+		for keyTable[h] != 0 {
+			h = (h + 1) % keyTableSize
+		}
+		keyTable[h] = uint8(k + 1)
+	}
+}
+
+// lookupKey returns the TagKey named key, or numTagKeys.
+func lookupKey(key []byte) TagKey {
+	if len(key) == 0 {
+		return numTagKeys
+	}
+	for h := keyHash(key); ; h = (h + 1) % keyTableSize {
+		e := keyTable[h]
+		if e == 0 {
+			return numTagKeys
+		}
+		if tagNames[e-1] == string(key) {
+			return TagKey(e - 1)
+		}
+	}
+}
+
+// maxTracked is how many tags (by position) and maxUnknown how many
+// unknown tags Reset tracks for duplicate detection; a line with more
+// falls back to a quadratic check in UniqueTagIter.
+const (
+	maxTracked = 64
+	maxUnknown = 24
+)
+
+// Tags holds the raw values of the known tags of one message. A value is
+// nil when the tag is absent and non-nil (possibly empty) when present; the
+// last duplicate wins. Its zero value has no tags.
+type Tags struct {
+	vals [numTagKeys][]byte
+	pos  [numTagKeys]uint8 // position of the tag in the line, for skip
+
+	n        int                // tags seen
+	skip     uint64             // bit i: tag i is followed by a duplicate of its key
+	slow     bool               // too many tags or unknown tags to track
+	dup      bool               // some key appears twice
+	unknown  [maxUnknown][]byte // keys of unknown tags seen
+	unknownI [maxUnknown]uint8  // position of each one's latest occurrence
+	unknownN int
+}
+
+// Get returns the raw value of the tag k, or nil when it is absent.
+func (t *Tags) Get(k TagKey) []byte {
+	if k >= numTagKeys {
+		return nil
+	}
+	return t.vals[k]
+}
+
+// Has reports whether the tag k is present.
+func (t *Tags) Has(k TagKey) bool { return t.Get(k) != nil }
+
+// Len returns the number of tags in the line, duplicates included.
+func (t *Tags) Len() int { return t.n }
+
+// Duplicates reports whether some key appears more than once.
+func (t *Tags) Duplicates() bool { return t.dup }
+
+// reset fills t from a raw tag section. A present tag's value is a
+// non-nil slice of the section, so nil marks an absent tag.
+func (t *Tags) reset(raw []byte) {
+	*t = Tags{}
+	all := raw
+	for len(raw) > 0 {
+		item := raw
+		if semi := bytes.IndexByte(raw, ';'); semi >= 0 {
+			item, raw = raw[:semi], raw[semi+1:]
+		} else {
+			raw = nil
+		}
+		if len(item) == 0 {
+			continue // ircv3.TagIter skips empty items too
+		}
+		key, val := item, item[len(item):]
+		if eq := bytes.IndexByte(item, '='); eq >= 0 {
+			key, val = item[:eq], item[eq+1:]
+		}
+		i := t.n
+		t.n++
+		if i >= maxTracked {
+			t.slow = true
+		}
+		if k := lookupKey(key); k < numTagKeys {
+			if t.vals[k] != nil {
+				t.dup = true
+				t.skip |= 1 << (t.pos[k] & 63)
+			}
+			t.vals[k] = val
+			t.pos[k] = uint8(min(i, 255))
+			continue
+		}
+		if t.slow {
+			continue
+		}
+		t.addUnknown(key, i)
+	}
+	if t.slow && !t.dup {
+		t.dup = hasDuplicateKeys(all)
+	}
+}
+
+// hasDuplicateKeys reports whether a raw tag section repeats a key, the
+// slow way, for lines with more tags than reset tracks.
+func hasDuplicateKeys(raw []byte) bool {
+	var m ircv3.Message
+	m.Tags = raw
+	outer := m.TagIter()
+	for outer.Next() {
+		inner := outer
+		for inner.Next() {
+			if bytes.Equal(inner.Key(), outer.Key()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// addUnknown records the unknown key at position i (< maxTracked).
+func (t *Tags) addUnknown(key []byte, i int) {
+	for j := range t.unknownN {
+		if bytes.Equal(t.unknown[j], key) {
+			t.dup = true
+			t.skip |= 1 << t.unknownI[j]
+			t.unknownI[j] = uint8(i)
+			return
+		}
+	}
+	if t.unknownN == maxUnknown {
+		t.slow = true
+		return
+	}
+	t.unknown[t.unknownN], t.unknownI[t.unknownN] = key, uint8(i)
+	t.unknownN++
+}
+
+// UniqueTagIter iterates over the tags of a message in line order, each
+// key once (the last duplicate wins). Key and Value are raw views into the
+// line. Its zero value is an empty iteration.
+type UniqueTagIter struct {
+	it     ircv3.TagIter
+	t      *Tags
+	i      int
+	prefix string
+}
+
+// Next advances to the next tag and reports whether there is one.
+func (u *UniqueTagIter) Next() bool {
+	for u.it.Next() {
+		i := u.i
+		u.i++
+		if u.prefix != "" && !bytes.HasPrefix(u.it.Key(), []byte(u.prefix)) {
+			continue
+		}
+		if u.t == nil || !u.t.dup && !u.t.slow {
+			return true
+		}
+		if !u.t.slow {
+			if u.t.skip&(1<<i) == 0 {
+				return true
+			}
+			continue
+		}
+		// Slow path: is this key repeated later?
+		later := u.it
+		repeated := false
+		for later.Next() {
+			if bytes.Equal(later.Key(), u.it.Key()) {
+				repeated = true
+				break
+			}
+		}
+		if !repeated {
+			return true
+		}
+	}
+	return false
+}
+
+// Key returns the current tag's key.
+func (u *UniqueTagIter) Key() []byte { return u.it.Key() }
+
+// Value returns the current tag's raw, escaped value.
+func (u *UniqueTagIter) Value() []byte { return u.it.Value() }
