@@ -2,7 +2,10 @@ module github.com/ingress-egress/ingress-egress
 
 go 1.26.0
 
-require github.com/prometheus/common v0.73.1
+require (
+	github.com/coder/websocket v1.8.15
+	github.com/prometheus/common v0.73.1
+)
 
 require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
