@@ -393,6 +393,7 @@ type Client struct {
 	joined     map[string]bool
 	blackhole  bool
 	closed     bool
+	writing    bool
 	lastPong   time.Time
 	done       chan struct{}
 	black      chan struct{} // closed when blackhole ends or the client closes
@@ -559,9 +560,14 @@ func (c *Client) writeLoop() {
 		}
 		batch := c.queue
 		c.queue = nil
+		c.writing = true
 		c.cond.Broadcast()
 		c.mu.Unlock()
-		if err := c.c.write(batch); err != nil {
+		err := c.c.write(batch)
+		c.mu.Lock()
+		c.writing = false
+		c.mu.Unlock()
+		if err != nil {
 			c.Close()
 			return
 		}
@@ -723,7 +729,7 @@ func (c *Client) register(login string) bool {
 	if !ok {
 		c.Send(":tmi.twitch.tv NOTICE * :Login authentication failed")
 		c.flushAndClose()
-		return false
+		return true
 	}
 	c.mu.Lock()
 	c.login = login
@@ -753,7 +759,7 @@ func (c *Client) flushAndClose() {
 		deadline := time.Now().Add(time.Second)
 		for time.Now().Before(deadline) {
 			c.mu.Lock()
-			empty := len(c.queue) == 0
+			empty := len(c.queue) == 0 && !c.writing
 			c.mu.Unlock()
 			if empty {
 				break
