@@ -148,6 +148,9 @@ func (m *Manager) syncJoins(sl *slot, s *session, now time.Time) time.Time {
 	if taken < len(need) {
 		soonest(now.Add(retry))
 	}
+	if taken > 0 {
+		soonest(now.Add(m.o.JoinTimeout))
+	}
 	for _, name := range need[:taken] {
 		js := s.chans[name]
 		if js == nil {

@@ -109,6 +109,11 @@ func pipeManager(t *testing.T, cfg twitchtest.Config, proto string, o Options) (
 	}
 	done := make(chan error, 1)
 	go func() { done <- m.Run(context.Background()) }()
+	waitFor(t, time.Second, "running", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.running
+	})
 	stop := func() {
 		m.Close()
 		if err := <-done; err != nil {

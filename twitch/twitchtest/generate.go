@@ -71,8 +71,8 @@ func (s *Server) Generate(ctx context.Context, g Gen) int {
 		}
 		for ; n < want; n++ {
 			s.mu.Lock()
-			s.nextID++
-			num := s.nextID
+			s.nextMsg++
+			num := s.nextMsg
 			s.mu.Unlock()
 			id := MessageID(num)
 			ch := g.Channels[n%len(g.Channels)]

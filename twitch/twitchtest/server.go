@@ -43,6 +43,9 @@ type Config struct {
 	// negative: no limit.
 	JoinLimit  int
 	JoinWindow time.Duration
+	// JoinDelay is how long the server takes to answer each channel of a
+	// JOIN (it reads nothing else meanwhile). Default 0.
+	JoinDelay time.Duration
 	// PingInterval is how often the server PINGs each client (0: never);
 	// a client that does not answer within PongTimeout (default 10 s) is
 	// dropped.
@@ -88,7 +91,8 @@ type Server struct {
 	blackhole   bool
 	joinTimes   map[string][]time.Time // login → recent JOIN times
 	stats       Stats
-	nextID      uint64
+	nextID      uint64 // clients
+	nextMsg     uint64 // generated messages
 	closed      bool
 	wg          sync.WaitGroup
 }
@@ -674,6 +678,9 @@ func (c *Client) handle(m *ircv3.Message) bool {
 			return true
 		}
 		for _, ch := range strings.Split(string(m.Param(0)), ",") {
+			if s.cfg.JoinDelay > 0 {
+				time.Sleep(s.cfg.JoinDelay)
+			}
 			if !c.join(strings.TrimPrefix(ch, "#")) {
 				return false
 			}
