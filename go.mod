@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/coder/websocket v1.8.15
 	github.com/prometheus/common v0.73.1
+	go.uber.org/goleak v1.3.0
 )
 
 require (

@@ -51,6 +51,7 @@ type session struct {
 	nlines     atomic.Uint64
 	pingSentAt atomic.Int64 // unix ns of our last keepalive PING
 	rtt        atomic.Int64 // ns, last keepalive round trip
+	inHandler  atomic.Int64 // unix ns when the running HandleLine call began; 0: none
 
 	// Reader goroutine only.
 	msg        ircv3.Message
@@ -232,7 +233,9 @@ func (s *session) readLoop(ctx context.Context) {
 		}
 		s.line.Raw = raw
 		s.line.Received = now
+		s.inHandler.Store(now.UnixNano())
 		err = h.HandleLine(ctx, &s.line)
+		s.inHandler.Store(0)
 		cnt.handlerNanos.Add(int64(time.Since(now)))
 		if err != nil {
 			s.m.fatal(fmt.Errorf("twitch: handler: %w", err))

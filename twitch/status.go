@@ -155,6 +155,15 @@ func (m *Manager) slotStatus(sl *slot) ConnStatus {
 		LoginFailures:      c.loginFailures.Load(),
 		HandlerWaitSeconds: time.Duration(c.handlerNanos.Load()).Seconds(),
 	}
+	// A call still running (a blocked bus) counts too.
+	for _, s := range []*session{sl.cur, sl.old} {
+		if s == nil {
+			continue
+		}
+		if since := s.inHandler.Load(); since != 0 {
+			cs.Counters.HandlerWaitSeconds += time.Since(time.Unix(0, since)).Seconds()
+		}
+	}
 	for i := range c.byCommand {
 		if n := c.byCommand[i].Load(); n > 0 {
 			cs.Counters.ByCommand[commandNames[i]] = n
