@@ -27,9 +27,12 @@ func newRecorder() *recorder {
 }
 
 func (r *recorder) HandleLine(ctx context.Context, l *Line) error {
-	if r.block != nil {
+	r.mu.Lock()
+	block := r.block
+	r.mu.Unlock()
+	if block != nil {
 		select {
-		case <-r.block:
+		case <-block:
 		case <-ctx.Done():
 			return nil
 		}

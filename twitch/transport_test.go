@@ -60,7 +60,7 @@ func TestFraming(t *testing.T) {
 				m, srv, stop := pipeManager(t, tc.cfg, tc.proto, Options{Channels: []string{"a", "b"}, Handler: rec})
 				defer stop()
 				waitFor(t, time.Minute, "ready", m.Ready)
-				n := srv.Generate(context.Background(), twitchtest.Gen{Channels: []string{"a", "b"}, Rate: 2000, Count: 2000})
+				n := srv.Generate(context.Background(), twitchtest.Gen{Channels: []string{"a", "b"}, Rate: 2000, Count: 500})
 				waitFor(t, time.Minute, "all lines", func() bool { return rec.privmsgs() == n })
 				c := m.Status().Connections[0].Counters
 				if c.ParseErrors != 0 || c.Oversized != 0 || c.Reconnects != 0 || c.ByCommand["PRIVMSG"] != uint64(n) {
@@ -117,7 +117,10 @@ func TestHandlerBackpressure(t *testing.T) {
 		m, srv, stop := pipeManager(t, twitchtest.Config{}, "tcp", Options{Channels: []string{"a"}, Handler: rec, PingInterval: time.Hour})
 		defer stop()
 		waitFor(t, time.Minute, "ready", m.Ready)
-		rec.block = make(chan struct{})
+		block := make(chan struct{})
+		rec.mu.Lock()
+		rec.block = block
+		rec.mu.Unlock()
 		go srv.Generate(context.Background(), twitchtest.Gen{Channels: []string{"a"}, Count: 500})
 		time.Sleep(30 * time.Second)
 		if got := rec.privmsgs(); got != 0 {
@@ -126,7 +129,7 @@ func TestHandlerBackpressure(t *testing.T) {
 		if w := m.Status().Connections[0].Counters.HandlerWaitSeconds; w < 29 {
 			t.Errorf("handler wait = %v s, want >= 29", w)
 		}
-		close(rec.block)
+		close(block)
 		waitFor(t, time.Minute, "all lines", func() bool { return rec.privmsgs() == 500 })
 		if c := m.Status().Connections[0].Counters; c.Reconnects != 0 {
 			t.Errorf("reconnects = %d", c.Reconnects)
