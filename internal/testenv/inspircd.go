@@ -16,7 +16,7 @@ import (
 // IRCd is an InspIRCd server started by InspIRCd. Its ports stay the same
 // across Restart.
 type IRCd struct {
-	Plain, TLS, WS, WSS int  // ports on 127.0.0.1
+	Plain, TLS, WS, WSS int            // ports on 127.0.0.1
 	Cert                *testcert.Cert // the server's certificate (for RootCAs)
 	Dir                 string         // configuration, log and pid files
 
