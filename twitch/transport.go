@@ -1,7 +1,6 @@
 package twitch
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -254,9 +253,4 @@ func (t *wsTransport) WriteLines(b []byte) error {
 func (t *wsTransport) Close() error {
 	t.once.Do(func() { t.c.CloseNow() })
 	return nil
-}
-
-// isClosedErr reports whether err only says that the connection was closed.
-func isClosedErr(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || bytes.Contains([]byte(err.Error()), []byte("use of closed"))
 }
