@@ -5,6 +5,8 @@ go 1.26.0
 replace github.com/ingress-egress/ingress-egress => ../
 
 require (
+	github.com/gempir/go-twitch-irc/v4 v4.2.0
+	github.com/google/uuid v1.6.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 )
