@@ -209,7 +209,7 @@ func (s *ircServer) waitJoined(channels []string, timeout time.Duration, exited 
 // chatLine is one PRIVMSG the server sent, for checking envelopes.
 type chatLine struct {
 	id, channel, login, text string
-	action, emoji           bool
+	action, emoji            bool
 }
 
 // sendChat writes k PRIVMSGs round-robin over channels, each to the
