@@ -222,14 +222,28 @@ func run(cfg config) error {
 	}
 
 	var runErr error
+	running := len(clients)
 	select {
 	case <-sigs:
 	case err := <-done:
 		// Connect returns only on a fatal error (it reconnects by itself).
+		running--
 		runErr = fmt.Errorf("irc: %w", err)
 	}
 	for _, c := range clients {
 		_ = c.Disconnect()
+	}
+	// Connect returns once its parser, which runs the callbacks, has stopped:
+	// after that nothing more is published.
+	stopWait := time.After(5 * time.Second)
+wait:
+	for ; running > 0; running-- {
+		select {
+		case <-done:
+		case <-stopWait:
+			fmt.Fprintf(os.Stderr, "gopeer: %d clients still running after disconnect\n", running)
+			break wait
+		}
 	}
 
 	// Wait, bounded, for what was handed to NATS to be acknowledged.
