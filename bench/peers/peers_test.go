@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,8 +28,16 @@ import (
 const (
 	subject    = "internal.ingress.v1"
 	streamName = "INGRESS"
-	smokeLines = 300
 )
+
+// smokeLines is how many PRIVMSGs a smoke run sends: 300, or
+// PEER_SMOKE_LINES (at most 1,000,000) for a rough local load run.
+var smokeLines = func() int {
+	if n, err := strconv.Atoi(os.Getenv("PEER_SMOKE_LINES")); err == nil && n > 0 {
+		return min(n, 1_000_000)
+	}
+	return 300
+}()
 
 var smokeChannels = []string{"alpha", "bravo", "charlie"}
 
@@ -162,7 +171,14 @@ func smoke(t *testing.T, js bool, peerCmd func(ircAddr, natsURL string) *exec.Cm
 	defer raw.Unsubscribe()
 
 	chk := loss.NewChecker(loss.Options{})
-	copts := consumer.Options{Subject: subject, Count: smokeLines, Idle: 15 * time.Second, Timeout: 2 * time.Minute, Validate: true, OnEnvelope: chk.Received}
+	var last time.Time // of the last receipt; written one call at a time, read after Wait
+	copts := consumer.Options{Subject: subject, Count: smokeLines, Idle: 15 * time.Second, Timeout: 2 * time.Minute, Validate: true,
+		OnEnvelope: func(r loss.Received) {
+			chk.Received(r)
+			if r.At.After(last) {
+				last = r.At
+			}
+		}}
 	if js {
 		copts.Stream = streamName
 	}
@@ -177,6 +193,7 @@ func smoke(t *testing.T, js bool, peerCmd func(ircAddr, natsURL string) *exec.Cm
 	if err := irc.waitJoined(smokeChannels, 90*time.Second, p.exited); err != nil {
 		t.Fatalf("%v\npeer stderr:\n%s", err, p.stderr.String())
 	}
+	start := time.Now()
 	lines, err := irc.sendChat(smokeLines, smokeChannels, chk)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +226,8 @@ func smoke(t *testing.T, js bool, peerCmd func(ircAddr, natsURL string) *exec.Cm
 			break
 		}
 	}
-	t.Logf("%s %s: latency p50 %v p99 %v max %v", sum.Peer, sum.Mode, got.Latency.P50, got.Latency.P99, got.Latency.Max)
+	t.Logf("%s %s: %d lines, %.0f lines/s first send → last receipt; latency p50 %v p99 %v max %v",
+		sum.Peer, sum.Mode, smokeLines, float64(smokeLines)/last.Sub(start).Seconds(), got.Latency.P50, got.Latency.P99, got.Latency.Max)
 }
 
 // checkEnvelope checks an envelope's shape (the seed's §13 keys, exactly) and
