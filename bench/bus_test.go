@@ -45,6 +45,8 @@ var (
 	traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 )
 
+var stallWait = jetstream.WithStallWait(time.Minute)
+
 func startServer(b *testing.B) *server.Server {
 	b.Helper()
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
@@ -94,7 +96,9 @@ func BenchmarkBusJetStream(b *testing.B) {
 			i++
 			h := nats.Header{natsbus.HeaderMsgID: {string(id)}, natsbus.HeaderTraceParent: {traceparent},
 				natsbus.HeaderContentType: {"application/json"}}
-			if _, err := js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: payload, Header: h}); err != nil {
+			// A long stall wait: the raw loop waits for room in the window
+			// as ours does, instead of failing on a busy machine.
+			if _, err := js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: payload, Header: h}, stallWait); err != nil {
 				b.Fatal(err)
 			}
 		}
