@@ -313,7 +313,7 @@ func startService(ctx context.Context, c *config, getenv func(string) string, st
 		JoinWindow:       10 * time.Second,
 		ChannelsPerConn:  c.channelsPerConn,
 		MaxLine:          c.maxLine,
-		Logger:           log.With("component", "twitch"),
+		Logger:           log, // the manager names its component
 	})
 	if err != nil {
 		return nil, err
@@ -369,7 +369,7 @@ func startService(ctx context.Context, c *config, getenv func(string) string, st
 
 // startBus starts the configured bus driver.
 func (svc *service) startBus(ctx context.Context, c *config, getenv func(string) string, stdout io.Writer) (bus.Driver, error) {
-	log := svc.log.With("component", "bus")
+	log := svc.log // each driver names its component
 	nopts := natsbus.Options{
 		URL:       c.natsURL,
 		CredsFile: c.natsCreds,
@@ -395,7 +395,7 @@ func (svc *service) startBus(ctx context.Context, c *config, getenv func(string)
 			return nil, fmt.Errorf("embedded bus: %w", err)
 		}
 		dataDir, _ := filepath.Abs(c.dataDir)
-		log.Info("embedded NATS bus ready: watch the envelopes with a NATS client",
+		log.With("component", "bus").Info("embedded NATS bus ready: watch the envelopes with a NATS client",
 			"natsUrl", es.URL(), "stream", c.natsStream, "subject", c.busPrefix+bus.Ingress, "dataDir", dataDir,
 			"try", "nats --server "+es.URL()+" sub '"+c.busPrefix+bus.Ingress+"'")
 		return d, nil

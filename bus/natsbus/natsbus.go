@@ -200,6 +200,10 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		nats.PingInterval(opts.PingInterval),
 		nats.MaxPingsOutstanding(3),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil { // our own Close: not an outage
+				d.log.Debug("nats: disconnected by close")
+				return
+			}
 			d.log.Warn("nats: disconnected", "error", errString(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
