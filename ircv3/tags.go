@@ -1,33 +1,63 @@
 package ircv3
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+	"unsafe"
+)
 
 // Tag returns the raw (still escaped) value of the tag named key, and
 // whether it is present. A tag without '=' has an empty value. When a key
 // appears more than once the last one wins, as the IRCv3 message-tags
 // specification says: "Implementations ... MUST only use the final
-// occurrence". The lookup scans from the end and stops at the first match.
+// occurrence".
+//
+// It searches the tag section for key with the vectorised strings.Index
+// and accepts a hit only at the start of an item; a raw value cannot
+// contain ';', so such a hit is always a key (BenchmarkTagLookup).
 func (m *Message) Tag(key string) (value []byte, ok bool) {
 	tags := m.Tags
-	for len(tags) > 0 {
-		item := tags
-		if semi := bytes.LastIndexByte(tags, ';'); semi >= 0 {
-			item = tags[semi+1:]
-			tags = tags[:semi]
-		} else {
-			tags = nil
+	if len(key) == 0 || len(tags) < len(key) {
+		return m.tagSlow(key)
+	}
+	s := unsafe.String(unsafe.SliceData(tags), len(tags))
+	for off := 0; off < len(s); {
+		i := strings.Index(s[off:], key)
+		if i < 0 {
+			break
 		}
-		if len(item) == 0 || len(item) < len(key) || string(item[:len(key)]) != key {
+		p := off + i
+		end := p + len(key)
+		off = end
+		if p > 0 && s[p-1] != ';' {
 			continue
 		}
-		if len(item) == len(key) {
-			return item[len(item):], true
-		}
-		if item[len(key)] == '=' {
-			return item[len(key)+1:], true
+		switch {
+		case end == len(s) || s[end] == ';':
+			value, ok = tags[end:end], true
+		case s[end] == '=':
+			vend := strings.IndexByte(s[end+1:], ';')
+			if vend < 0 {
+				vend = len(s)
+			} else {
+				vend += end + 1
+			}
+			value, ok = tags[end+1:vend], true
+			off = vend
 		}
 	}
-	return nil, false
+	return value, ok
+}
+
+// tagSlow is Tag by walking every item, for the empty key.
+func (m *Message) tagSlow(key string) (value []byte, ok bool) {
+	it := m.TagIter()
+	for it.Next() {
+		if string(it.key) == key {
+			value, ok = it.value, true
+		}
+	}
+	return value, ok
 }
 
 // HasTag reports whether the tag named key is present.

@@ -43,4 +43,7 @@ echo "== benchmarks compile and run once"
 go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
 if [ -f bench/go.mod ]; then (cd bench && go test -count=1 -run . -bench . -benchtime 1x ./... | tail -20); fi
 
+echo "== container"
+bash scripts/container-check.sh
+
 echo "== all tests passed"

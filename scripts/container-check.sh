@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Checks what this machine can check of the container (no Docker engine, no
+# base images to pull): the binary builds with the Dockerfile's flags and is
+# static; the Dockerfile passes dockerfilelint; an image of the runtime stage,
+# built with buildah FROM scratch with the CA bundle and the non-root user,
+# holds a binary that runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "-- static build with the Dockerfile's flags"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=ci" -o "$work/ctx/ingress-egress" .
+if ldd "$work/ctx/ingress-egress" >/dev/null 2>&1; then
+	echo "binary is dynamically linked"; exit 1
+fi
+grep -q 'FROM gcr.io/distroless/static-debian12:nonroot' Dockerfile
+grep -q '^USER 65532:65532' Dockerfile
+
+echo "-- dockerfilelint"
+lint=.cache/npm/node_modules/.bin/dockerfilelint
+[ -x "$lint" ] || npm install --silent --no-audit --no-fund --prefix .cache/npm dockerfilelint@1.8.0 >/dev/null
+"$lint" Dockerfile
+
+echo "-- buildah image of the runtime stage"
+mkdir -p "$work/ctx/etc/ssl/certs"
+cp /etc/ssl/certs/ca-certificates.crt "$work/ctx/etc/ssl/certs/"
+printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$work/ctx/passwd"
+cat >"$work/ctx/Dockerfile.ci" <<'DOCKERFILE'
+FROM scratch
+COPY etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY passwd /etc/passwd
+COPY ingress-egress /ingress-egress
+ENV PORT=8080 DATA_DIR=/tmp/ingress-egress
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/ingress-egress"]
+DOCKERFILE
+b=(buildah --root "$work/root" --runroot "$work/run" --storage-driver vfs)
+"${b[@]}" bud --quiet --isolation chroot -f "$work/ctx/Dockerfile.ci" -t localhost/ingress-egress:ci "$work/ctx" >/dev/null
+"${b[@]}" push --quiet localhost/ingress-egress:ci "oci-archive:$work/image.tar" >/dev/null
+user=$("${b[@]}" inspect --format '{{.OCIv1.Config.User}}' localhost/ingress-egress:ci)
+[ "$user" = "65532:65532" ] || { echo "image user is $user"; exit 1; }
+
+echo "-- run the binary from the unpacked image root"
+mkdir -p "$work/oci" "$work/rootfs"
+tar -xf "$work/image.tar" -C "$work/oci"
+for layer in $(python3 -c 'import json,sys
+idx=json.load(open(sys.argv[1]+"/index.json"))
+man=json.load(open(sys.argv[1]+"/blobs/"+idx["manifests"][0]["digest"].replace(":","/")))
+print(" ".join(l["digest"].replace(":","/") for l in man["layers"]))' "$work/oci"); do
+	tar -xf "$work/oci/blobs/$layer" -C "$work/rootfs"
+done
+out=$(setpriv --reuid 65532 --regid 65532 --clear-groups "$work/rootfs/ingress-egress" version)
+echo "$out"
+[ "$out" = "ingress-egress ci" ]
+test -s "$work/rootfs/etc/ssl/certs/ca-certificates.crt"
+echo "-- container checks passed"
