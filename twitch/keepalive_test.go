@@ -97,7 +97,7 @@ func TestBackoffBounds(t *testing.T) {
 		{"lowest", func(n int64) int64 { return 0 }, []float64{0.5, 0.5, 0.5, 0.5, 0.5, 0.5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBackoff(time.Second, 30*time.Second)
+			b := newJitterBackoff(time.Second, 30*time.Second)
 			b.rand = tc.rand
 			for i, w := range tc.want {
 				want := time.Duration(w * float64(time.Second))
@@ -114,7 +114,7 @@ func TestBackoffBounds(t *testing.T) {
 }
 
 func TestBackoffJitter(t *testing.T) {
-	b := newBackoff(time.Second, 30*time.Second)
+	b := newJitterBackoff(time.Second, 30*time.Second)
 	const n = 2000
 	seen := make(map[time.Duration]bool)
 	var sum time.Duration
@@ -181,7 +181,7 @@ func TestReconnectBackoff(t *testing.T) {
 		}
 		for i := 1; i < len(times); i++ {
 			d := times[i].Sub(times[i-1])
-			ceil := newBackoff(time.Second, 30*time.Second).ceiling(i - 1)
+			ceil := newJitterBackoff(time.Second, 30*time.Second).ceiling(i - 1)
 			if d < 500*time.Millisecond || d > ceil {
 				t.Errorf("delay before dial %d = %v, want within [0.5s, %v]", i, d, ceil)
 			}

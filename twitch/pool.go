@@ -88,7 +88,7 @@ type dialResult struct {
 // runSlot keeps sl connected and joined until ctx is done or sl has no
 // channel left. It owns sl.cur and sl.old.
 func (m *Manager) runSlot(ctx context.Context, sl *slot) {
-	bo := newBackoff(m.o.ReconnectInitial, m.o.ReconnectMax)
+	bo := newJitterBackoff(m.o.ReconnectInitial, m.o.ReconnectMax)
 	dialCh := make(chan dialResult, 1)
 	dialing := false
 	var (
