@@ -388,9 +388,14 @@ func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
 	clear(st.futs)
 }
 
-// Close closes the connection after flushing what it buffered.
+// Close closes the connection. In core mode it first flushes what the
+// connection buffered (nothing else confirms those messages). In JetStream
+// mode there is nothing to flush: by the time the publisher closes the
+// driver every message is settled, acknowledged or given up on, and a flush
+// through a slow or dead link would only hold the shutdown past its
+// deadline.
 func (d *Driver) Close() error {
-	if d.nc.IsConnected() {
+	if d.opts.Mode == Core && d.nc.IsConnected() {
 		d.nc.FlushTimeout(d.opts.AckTimeout)
 	}
 	d.nc.Close()
