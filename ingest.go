@@ -85,7 +85,12 @@ func (in *ingest) HandleLine(ctx context.Context, l *twitch.Line) error {
 		ContentType: "application/json",
 	})
 	if err != nil {
+		// A line that was read but not accepted (reading stopped while the
+		// bus held it back, or the publisher refused it) is never dropped
+		// silently: it is counted and named.
 		in.publishErrs.Add(1)
+		in.log.Error("envelope not accepted by the publisher", "msgId", msgID, "error", err.Error(),
+			"errorCode", "not_accepted")
 		return err
 	}
 	in.envelopes.Add(1)
