@@ -357,6 +357,14 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 	}
 	st.futs = st.futs[:0]
 	for i := range b.Msgs {
+		if err := ctx.Err(); err != nil {
+			// The publisher gave up (shutdown deadline): do not write the
+			// rest of the batch to a slow connection, where each write can
+			// block.
+			b.Errs[i] = bus.Unavailable(err)
+			st.futs = append(st.futs, nil)
+			continue
+		}
 		m := &b.Msgs[i]
 		f, err := d.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: d.header(m)})
 		if err != nil {
