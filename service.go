@@ -480,6 +480,9 @@ func (svc *service) shutdown(timeout time.Duration) int {
 			log.Warn("twitch manager did not stop in time")
 		}
 		<-svc.authDone
+		ic := svc.ingest.counters()
+		log.Info("ingest stopped", "envelopes", ic.Envelopes, "publishErrors", ic.PublishErrs,
+			"notPublished", ic.NotEnabled, "withoutEnvelope", ic.NoEnvelope)
 	})
 	code := 0
 	step("drain bus", func() {
