@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -165,6 +166,11 @@ type Driver struct {
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	log  *slog.Logger
+	// up follows the connection's state through its callbacks, so that
+	// Ready and error classification never wait for the connection's lock,
+	// which nats.go holds while it writes to a slow socket (seconds: a
+	// /readyz probe would time out).
+	up atomic.Bool
 }
 
 // RedactURL returns the URL list with any user information removed, for logs.
@@ -199,7 +205,9 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		nats.ReconnectBufSize(opts.ReconnectBufSize),
 		nats.PingInterval(opts.PingInterval),
 		nats.MaxPingsOutstanding(3),
+		nats.ConnectHandler(func(*nats.Conn) { d.up.Store(true) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			d.up.Store(false)
 			if err == nil { // our own Close: not an outage
 				d.log.Debug("nats: disconnected by close")
 				return
@@ -207,9 +215,10 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 			d.log.Warn("nats: disconnected", "error", errString(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			d.up.Store(true)
 			d.log.Info("nats: reconnected", "server", RedactURL(nc.ConnectedUrlRedacted()))
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { d.log.Info("nats: connection closed") }),
+		nats.ClosedHandler(func(*nats.Conn) { d.up.Store(false); d.log.Info("nats: connection closed") }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			d.log.Warn("nats: async error", "error", errString(err))
 		}),
@@ -234,6 +243,9 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		return nil, fmt.Errorf("natsbus: connect %s: %w", RedactURL(opts.URL), err)
 	}
 	d.nc = nc
+	if nc.IsConnected() {
+		d.up.Store(true)
+	}
 	if opts.Mode == JetStream {
 		d.js, err = jetstream.New(nc,
 			jetstream.WithPublishAsyncMaxPending(opts.MaxPending),
@@ -307,7 +319,7 @@ func (d *Driver) EnsureStream(ctx context.Context, s StreamOptions) error {
 func (d *Driver) Conn() *nats.Conn { return d.nc }
 
 // Ready reports whether the connection is up.
-func (d *Driver) Ready() bool { return d.nc.IsConnected() }
+func (d *Driver) Ready() bool { return d.up.Load() }
 
 type batchState struct {
 	futs []jetstream.PubAckFuture
@@ -403,7 +415,7 @@ func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
 // through a slow or dead link would only hold the shutdown past its
 // deadline.
 func (d *Driver) Close() error {
-	if d.opts.Mode == Core && d.nc.IsConnected() {
+	if d.opts.Mode == Core && d.up.Load() {
 		d.nc.FlushTimeout(d.opts.AckTimeout)
 	}
 	d.nc.Close()
@@ -444,7 +456,7 @@ func (d *Driver) classify(err error) error {
 		}
 		return err
 	}
-	if !d.nc.IsConnected() {
+	if !d.up.Load() {
 		// An ack timeout (or anything else) while the link is down says
 		// nothing about the message.
 		return bus.Unavailable(err)
