@@ -459,6 +459,10 @@ func newAuth(ctx context.Context, c *config, log *slog.Logger) (authSource, erro
 	return twitch.NewAnonymous(log), nil
 }
 
+// closeGrace is how long shutdown waits past its deadline for the bus
+// driver to close.
+const closeGrace = 500 * time.Millisecond
+
 // shutdown stops the service in reverse order within timeout: readiness
 // false at once, reading stops, the bus drains, then HTTP stops. It returns
 // the exit code.
@@ -488,7 +492,30 @@ func (svc *service) shutdown(timeout time.Duration) int {
 	step("drain bus", func() {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		report, err := svc.pub.Close(ctx)
+		// Close gives up on what is unsettled at the deadline, but a
+		// driver can still hold it (a NATS client writing to a slow
+		// socket under its lock): the process does not wait for it beyond
+		// a short grace, so that it exits before the platform kills it.
+		type result struct {
+			report bus.Report
+			err    error
+		}
+		closed := make(chan result, 1)
+		go func() {
+			r, err := svc.pub.Close(ctx)
+			closed <- result{r, err}
+		}()
+		var res result
+		select {
+		case res = <-closed:
+		case <-time.After(time.Until(deadline) + closeGrace):
+			st := svc.pub.Stats()
+			log.Error("the bus did not close by the shutdown deadline: exiting without it", "accepted", st.Accepted,
+				"acked", st.Acked, "failureEvents", st.FailureEvents, "lost", st.Lost, "unsettled", st.Pending,
+				"errorCode", "undelivered_at_shutdown")
+			return
+		}
+		report, err := res.report, res.err
 		st := svc.pub.Stats()
 		if err != nil || len(report.Undelivered) > 0 {
 			ids := make([]string, 0, len(report.Undelivered))
