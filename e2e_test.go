@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -224,5 +225,214 @@ func TestE2EPipeline(t *testing.T) {
 		if sev := rec["severity"]; sev == "ERROR" {
 			t.Errorf("error logged in a clean run: %v", rec)
 		}
+	}
+}
+
+// TestE2ESigtermInFlight stops the service while thousands of messages wait
+// for a slow bus: it must exit with 0 within Cloud Run's 10 s, and every
+// line it read must be on the bus (or a failure event) or counted as
+// undelivered in its final log.
+func TestE2ESigtermInFlight(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// buffered: the bus reads what the service sends at once and is
+		// slow to store and acknowledge it; the service's writes never
+		// block, and its final log names every undelivered message.
+		// Otherwise the link is slow: the NATS client blocks writing to
+		// the socket (holding its lock) and the service may have to exit
+		// without waiting for it, with the counts only.
+		buffered bool
+		rate     int
+	}{
+		{"slow acknowledgements", true, 256 << 10},
+		{"slow link", false, 256 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sigtermInFlight(t, tc.buffered, tc.rate)
+		})
+	}
+}
+
+func sigtermInFlight(t *testing.T, buffered bool, rate int) {
+	ns := startNATS(t, "")
+	createIngressStream(t, ns.ClientURL(), "")
+	proxy := startSlowProxy(t, ns.Addr().String(), rate, buffered)
+
+	fake := twitchtest.NewServer(twitchtest.Config{})
+	t.Cleanup(fake.Close)
+	ircURL, err := fake.Listen("tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	channels := []string{"one", "two", "three"}
+	p := startProc(t, map[string]string{
+		"MESSAGE_BUS_DRIVER": "nats",
+		"NATS_URL":           "nats://" + proxy.addr(),
+		"TWITCH_IRC_URL":     ircURL,
+		"TWITCH_CHANNELS":    strings.Join(channels, ","),
+		"PORT":               "0",
+	})
+	base := p.httpBase()
+	waitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200", func() (bool, string) {
+		code, body := readyz(t, base)
+		return code == http.StatusOK, strconv.Itoa(code) + " " + body
+	})
+
+	// Generate as fast as the service reads until it stops reading.
+	var mu sync.Mutex
+	sent := map[string]bool{}
+	ctx, cancel := context.WithCancel(context.Background())
+	genDone := make(chan struct{})
+	go func() {
+		defer close(genDone)
+		fake.Generate(ctx, twitchtest.Gen{Channels: channels, OnSent: func(id string, clients int) {
+			if clients > 0 {
+				mu.Lock()
+				sent[id] = true
+				mu.Unlock()
+			}
+		}})
+	}()
+	t.Cleanup(func() { cancel(); <-genDone })
+	waitFor(t, 20*time.Second, 20*time.Millisecond, "thousands of messages in flight", func() (bool, string) {
+		d := getDebug(t, base, "")
+		return d.Bus.Pending >= 4000 && d.Bus.Acked > 0, strconv.Itoa(d.Bus.Pending) + " pending, " + strconv.FormatUint(d.Bus.Acked, 10) + " acked"
+	})
+
+	start := time.Now()
+	p.signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond) // reading stops at once; what is sent after it stays unread
+	cancel()
+	<-genDone
+	code, ok := p.wait(10*time.Second - time.Since(start))
+	elapsed := time.Since(start)
+	proxy.close() // what the proxy holds now never reaches the bus
+	if !ok || code != 0 {
+		t.Fatalf("after SIGTERM: exited %v with code %d after %v; want 0 within 10 s", ok, code, elapsed)
+	}
+	t.Logf("exited %v after SIGTERM", elapsed.Round(time.Millisecond))
+
+	num := func(rec map[string]any, k string) int {
+		f, ok := rec[k].(float64)
+		if !ok {
+			t.Fatalf("record %v has no number %s", rec, k)
+		}
+		return int(f)
+	}
+	// Reading stops before the bus drains: a line read then was either
+	// accepted by the publisher or logged as not accepted, with its id.
+	ingest := p.findLogs("ingest stopped")
+	if len(ingest) != 1 {
+		t.Fatalf("%d \"ingest stopped\" records, want 1", len(ingest))
+	}
+	undelivered := map[string]bool{}
+	notAccepted := p.findLogs("envelope not accepted by the publisher")
+	for _, rec := range notAccepted {
+		id, _ := rec["msgId"].(string)
+		if id == "" || undelivered[id] {
+			t.Errorf("not accepted record without a fresh id: %v", rec)
+		}
+		undelivered[id] = true
+	}
+	envelopes := num(ingest[0], "envelopes")
+	if num(ingest[0], "publishErrors") != len(notAccepted) {
+		t.Errorf("ingest record %v: want %d publish errors (as logged)", ingest[0], len(notAccepted))
+	}
+
+	// What is on the bus.
+	onBus := map[string]bool{}
+	for _, m := range readStream(t, ns.ClientURL(), "", "INGRESS", "internal.ingress.v1", 20*time.Second) {
+		var e envelopeRec
+		if err := json.Unmarshal(m.Data, &e); err != nil || e.Payload.MessageID != m.MsgID {
+			t.Errorf("bad message on the bus: %v %q", err, m.Data)
+		}
+		if onBus[m.MsgID] {
+			t.Errorf("message %s on the bus twice", m.MsgID)
+		}
+		onBus[m.MsgID] = true
+	}
+	for _, m := range readStream(t, ns.ClientURL(), "", "INGRESS", "internal.finalize.v1", 20*time.Second) {
+		var ev struct {
+			Payload struct {
+				MsgID string `json:"msgId"`
+			} `json:"payload"`
+		}
+		json.Unmarshal(m.Data, &ev)
+		onBus[ev.Payload.MsgID] = true
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id := range onBus {
+		if !sent[id] {
+			t.Errorf("message %s on the bus was never sent", id)
+		}
+	}
+
+	// The final log: the publisher's report, or the counts when the bus
+	// driver was stuck.
+	drained := p.findLogs("bus drained")
+	stuck := p.findLogs("the bus did not close by the shutdown deadline: exiting without it")
+	switch {
+	case len(drained) == 1 && len(stuck) == 0:
+		accepted, acked, failures, lost := num(drained[0], "accepted"), num(drained[0], "acked"), num(drained[0], "failureEvents"), num(drained[0], "lost")
+		if accepted != acked+failures+lost || accepted != envelopes {
+			t.Errorf("final counts: accepted %d (ingest: %d envelopes) != acked %d + failure events %d + lost %d", accepted, envelopes, acked, failures, lost)
+		}
+		ids := 0
+		for _, rec := range p.findLogs("messages not delivered by the shutdown deadline") {
+			list, _ := rec["msgIds"].([]any)
+			if len(list) != num(rec, "count") {
+				t.Errorf("undelivered record: count %d but %d ids", num(rec, "count"), len(list))
+			}
+			for _, id := range list {
+				s, _ := id.(string)
+				if !sent[s] {
+					t.Errorf("undelivered message %q was never sent", s)
+				}
+				undelivered[s] = true
+				ids++
+			}
+		}
+		if ids != lost {
+			t.Errorf("%d message ids logged as undelivered, %d counted lost", ids, lost)
+		}
+		covered, both := map[string]bool{}, 0
+		for id := range onBus {
+			covered[id] = true
+		}
+		for id := range undelivered {
+			if covered[id] {
+				both++ // given up on before its ack came: at least once
+			}
+			covered[id] = true
+		}
+		t.Logf("sent %d, read %d: %d acked, %d failure events, %d undelivered (%d of them reached the bus anyway), %d not accepted; %d on the bus",
+			len(sent), accepted+len(notAccepted), acked, failures, lost, both, len(notAccepted), len(onBus))
+		if len(covered) != accepted+len(notAccepted) {
+			t.Errorf("%d messages read (%d accepted, %d not), but %d are on the bus or logged as undelivered",
+				accepted+len(notAccepted), accepted, len(notAccepted), len(covered))
+		}
+		if lost == 0 || acked == 0 {
+			t.Errorf("the service was not stopped with messages in flight (acked %d, undelivered %d): make the bus slower", acked, lost)
+		}
+	case len(stuck) == 1 && len(drained) == 0 && !buffered:
+		accepted, acked, failures, lost, unsettled := num(stuck[0], "accepted"), num(stuck[0], "acked"), num(stuck[0], "failureEvents"), num(stuck[0], "lost"), num(stuck[0], "unsettled")
+		t.Logf("sent %d, read %d: %d acked, %d failure events, %d lost, %d unsettled when the service gave up on the bus, %d not accepted; %d on the bus",
+			len(sent), accepted+len(notAccepted), acked, failures, lost, unsettled, len(notAccepted), len(onBus))
+		if accepted != acked+failures+lost+unsettled || accepted != envelopes {
+			t.Errorf("final counts: accepted %d (ingest: %d envelopes) != acked %d + failure events %d + lost %d + unsettled %d",
+				accepted, envelopes, acked, failures, lost, unsettled)
+		}
+		if len(onBus) < acked+failures {
+			t.Errorf("%d acked or failure events, but only %d on the bus", acked+failures, len(onBus))
+		}
+		if lost+unsettled == 0 {
+			t.Errorf("the service was not stopped with messages in flight")
+		}
+	default:
+		t.Fatalf("final log: %d \"bus drained\" and %d \"did not close\" records (buffered %v)", len(drained), len(stuck), buffered)
 	}
 }

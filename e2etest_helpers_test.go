@@ -634,3 +634,185 @@ func checkEnvelopes(t *testing.T, msgs []storedMsg, sent map[string]sentMsg) {
 		t.Errorf("… %d problems in all (%d messages sent, %d read, %d missing)", bad, len(sent), len(msgs), missing)
 	}
 }
+
+// slowProxy forwards TCP connections to target, passing the client's bytes
+// on at most bytesPerSec (the server's answers go back at full speed): a
+// slow bus. With buffered, the proxy reads everything the client sends at
+// once and holds it (a bus slow to store and acknowledge: the client's
+// writes never block); without, the client's writes wait for the link (a
+// slow network: they block in the kernel).
+type slowProxy struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func startSlowProxy(t *testing.T, target string, bytesPerSec int, buffered bool) *slowProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &slowProxy{ln: ln, stop: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			if p.closed {
+				p.mu.Unlock()
+				c.Close()
+				s.Close()
+				return
+			}
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); io.Copy(c, s); c.Close() }()
+			go func() {
+				defer p.wg.Done()
+				src := io.Reader(c)
+				if buffered {
+					src = p.buffer(c)
+				}
+				throttledCopy(s, src, bytesPerSec)
+				s.Close()
+			}()
+		}
+	}()
+	t.Cleanup(p.close)
+	return p
+}
+
+// buffer reads c as fast as it sends into memory and returns a reader of
+// what it read.
+func (p *slowProxy) buffer(c net.Conn) io.Reader {
+	pr, pw := io.Pipe()
+	var mu sync.Mutex
+	cond := sync.NewCond(&mu)
+	var queue [][]byte
+	eof := false
+	p.wg.Add(2)
+	go func() { // c → queue
+		defer p.wg.Done()
+		for {
+			b := make([]byte, 32<<10)
+			n, err := c.Read(b)
+			mu.Lock()
+			if n > 0 {
+				queue = append(queue, b[:n])
+			}
+			if err != nil {
+				eof = true
+			}
+			cond.Signal()
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // queue → pipe
+		defer p.wg.Done()
+		for {
+			mu.Lock()
+			for len(queue) == 0 && !eof {
+				cond.Wait()
+			}
+			if len(queue) == 0 {
+				mu.Unlock()
+				pw.Close()
+				return
+			}
+			b := queue[0]
+			queue = queue[1:]
+			mu.Unlock()
+			if _, err := pw.Write(b); err != nil {
+				return
+			}
+		}
+	}()
+	go func() { <-p.stop; pr.CloseWithError(io.ErrClosedPipe); pw.CloseWithError(io.ErrClosedPipe) }()
+	return pr
+}
+
+func (p *slowProxy) addr() string { return p.ln.Addr().String() }
+
+// close stops the proxy and every connection through it at once: what it
+// has not forwarded yet is lost.
+func (p *slowProxy) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.stop)
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// throttledCopy copies src to dst at most bytesPerSec, until either fails.
+func throttledCopy(dst io.Writer, src io.Reader, bytesPerSec int) {
+	buf := make([]byte, 4096)
+	start := time.Now()
+	var total int64
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+			total += int64(n)
+			due := start.Add(time.Duration(total * int64(time.Second) / int64(bytesPerSec)))
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// createIngressStream creates the stream the service publishes to, as the
+// platform would.
+func createIngressStream(t *testing.T, url, token string) {
+	t.Helper()
+	opts := []nats.Option{}
+	if token != "" {
+		opts = append(opts, nats.Token(token))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "INGRESS", Subjects: []string{"internal.ingress.v1", "internal.finalize.v1"}, Duplicates: 2 * time.Minute,
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
