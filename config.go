@@ -117,6 +117,13 @@ func (s *settings) oneOf(p *string, env, flagName, def, help string, choices ...
 // errHelp is returned by load when --help was asked for.
 var errHelp = errors.New("help requested")
 
+// problems is returned by load for values that do not parse: one line per
+// setting. The settings that failed hold their defaults, so that the
+// checks between settings can still run and be reported with them.
+type problems []string
+
+func (p problems) Error() string { return "invalid configuration:\n" + strings.Join(p, "\n") }
+
 // load applies defaults, then the environment, then flags, and returns every
 // problem found, one per line, naming the variable and flag to change.
 func (s *settings) load(name string, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -141,7 +148,7 @@ func (s *settings) load(name string, args []string, getenv func(string) string, 
 	}
 	setFlags := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
-	var problems []string
+	var bad problems
 	for _, st := range s.list {
 		st.value, st.source = st.def, "default"
 		if v := getenv(st.env); v != "" {
@@ -162,11 +169,14 @@ func (s *settings) load(name string, args []string, getenv func(string) string, 
 			if st.secret {
 				shown = "invalid value (not shown)"
 			}
-			problems = append(problems, fmt.Sprintf("  %s: %s; set %s or --%s: %s", where, shown, st.env, st.flag, st.help))
+			bad = append(bad, fmt.Sprintf("  %s: %s; set %s or --%s: %s", where, shown, st.env, st.flag, st.help))
+			if st.def != "" {
+				st.set(st.def)
+			}
 		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("invalid configuration:\n%s", strings.Join(problems, "\n"))
+	if len(bad) > 0 {
+		return bad
 	}
 	return nil
 }

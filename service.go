@@ -188,14 +188,16 @@ func loadConfig(args []string, getenv func(string) string, stdout, stderr io.Wri
 		s.usage(stdout)
 		return nil, nil, 0, false
 	}
-	var problems []string
-	if err != nil {
-		problems = append(problems, err.Error())
-	} else if p := c.check(getenv); len(p) > 0 {
-		problems = append(problems, "invalid configuration:\n"+strings.Join(p, "\n"))
+	// Every problem at once: the values that do not parse and the checks
+	// between settings.
+	var bad problems
+	if err != nil && !errors.As(err, &bad) {
+		fmt.Fprintln(stderr, err.Error())
+		return nil, nil, 2, false
 	}
-	if len(problems) > 0 {
-		fmt.Fprintln(stderr, strings.Join(problems, "\n"))
+	bad = append(bad, c.check(getenv)...)
+	if len(bad) > 0 {
+		fmt.Fprintln(stderr, bad.Error())
 		fmt.Fprintln(stderr, "(ingress-egress --help lists every setting)")
 		return nil, nil, 2, false
 	}
