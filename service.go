@@ -176,6 +176,16 @@ func splitList(s string) []string {
 	return out
 }
 
+// otherEnvHelp lists the variables read besides the settings (--help).
+const otherEnvHelp = `
+Also read from the environment (no flag):
+  GOOGLE_CLOUD_PROJECT         Google Cloud project for Pub/Sub and Firestore when PUBSUB_PROJECT_ID
+                               or FIRESTORE_PROJECT_ID is not set
+  PUBSUB_EMULATOR_HOST         host:port of a Pub/Sub emulator: the client connects to it, and the
+                               service creates the topics it publishes to
+  FIRESTORE_EMULATOR_HOST      host:port of a Firestore emulator (read by the Firestore client)
+`
+
 // loadConfig reads the configuration. It prints --help and configuration
 // problems itself and returns the exit code to use (0 for help, 2 for bad
 // configuration) when the service must not start.
@@ -186,6 +196,7 @@ func loadConfig(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if errors.Is(err, errHelp) {
 		fmt.Fprintf(stdout, "usage: ingress-egress [flags]   (or: ingress-egress parse|encode|replay|version)\n\nEvery setting is an environment variable and a flag; the flag wins.\n\n")
 		s.usage(stdout)
+		fmt.Fprint(stdout, otherEnvHelp)
 		return nil, nil, 0, false
 	}
 	// Every problem at once: the values that do not parse and the checks
