@@ -816,3 +816,40 @@ func createIngressStream(t *testing.T, url, token string) {
 		t.Fatal(err)
 	}
 }
+
+// fakeOAuth serves Twitch's /oauth2/validate on loopback: token is valid
+// for login with the chat:read scope. Any other token gets a 401 whose
+// message quotes the token back, and /oauth2/token (refresh) a 400 quoting
+// the form it got, as a careless server would: the service must not repeat
+// either.
+func fakeOAuth(t *testing.T, token, login string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /oauth2/validate", func(w http.ResponseWriter, r *http.Request) {
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "OAuth ")
+		w.Header().Set("Content-Type", "application/json")
+		if got != token {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(map[string]any{"status": 401, "message": "invalid access token " + got})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{
+			"client_id": "e2eclient", "login": login, "user_id": "4242",
+			"scopes": []string{"chat:read", "chat:edit"}, "expires_in": 3600,
+		})
+	})
+	mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{"status": 400, "message": "bad request: " + r.Form.Encode()})
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String()
+}
