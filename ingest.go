@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,11 @@ func (in *ingest) HandleLine(ctx context.Context, l *twitch.Line) error {
 		return err
 	}
 	in.envelopes.Add(1)
+	if in.log.Enabled(ctx, slog.LevelDebug) { // per message: debug only, never the text
+		in.log.LogAttrs(ctx, slog.LevelDebug, "envelope queued", slog.String("msgId", msgID),
+			slog.String("channel", strings.TrimPrefix(string(l.Msg.Param(0)), "#")),
+			slog.String("userLogin", string(l.Msg.Nick())), slog.Uint64("conn", l.Conn))
+	}
 	return nil
 }
 
