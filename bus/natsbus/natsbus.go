@@ -218,7 +218,22 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 			d.up.Store(true)
 			d.log.Info("nats: reconnected", "server", RedactURL(nc.ConnectedUrlRedacted()))
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { d.up.Store(false); d.log.Info("nats: connection closed") }),
+		// A refused token or credentials must not close the connection
+		// for good: the server's side may be fixed (a rotation) and the
+		// service must recover without a restart. Every failed attempt
+		// is logged (the logger rate-limits repeats).
+		nats.IgnoreAuthErrorAbort(),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			d.log.Warn("nats: connect failed", "error", errString(err))
+		}),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			d.up.Store(false)
+			if err := nc.LastError(); err != nil {
+				d.log.Error("nats: connection closed", "error", errString(err))
+				return
+			}
+			d.log.Info("nats: connection closed")
+		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			d.log.Warn("nats: async error", "error", errString(err))
 		}),
