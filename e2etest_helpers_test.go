@@ -162,14 +162,13 @@ func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
-			return
 		default:
-		}
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("process %d did not end after SIGKILL", cmd.Process.Pid)
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+				t.Errorf("process %d did not end after SIGKILL", cmd.Process.Pid)
+			}
 		}
 		if t.Failed() {
 			t.Logf("stderr of the service:\n%s", tail(p.stderr.String(), 8000))
