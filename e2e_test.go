@@ -436,3 +436,131 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int) {
 		t.Fatalf("final log: %d \"bus drained\" and %d \"did not close\" records (buffered %v)", len(drained), len(stuck), buffered)
 	}
 }
+
+// TestE2EAdminChannels joins and parts channels at runtime through
+// /_admin/channels, with ADMIN_TOKEN set (bearer required) and without it
+// (loopback clients only; the refusal of other clients is tested in
+// package server). The joins go through the JOIN rate limit: the fake
+// server allows as many JOINs per 10 s as the service is configured for,
+// and drops a connection that sends more.
+func TestE2EAdminChannels(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	for _, token := range []string{"", "admin-e2e-token"} {
+		name := "without ADMIN_TOKEN"
+		if token != "" {
+			name = "with ADMIN_TOKEN"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			adminChannels(t, token)
+		})
+	}
+}
+
+func adminChannels(t *testing.T, token string) {
+	ns := startNATS(t, "")
+	createIngressStream(t, ns.ClientURL(), "")
+	fake := twitchtest.NewServer(twitchtest.Config{JoinLimit: 2, JoinWindow: 10 * time.Second})
+	t.Cleanup(fake.Close)
+	ircURL, err := fake.Listen("ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"MESSAGE_BUS_DRIVER": "nats",
+		"NATS_URL":           ns.ClientURL(),
+		"TWITCH_IRC_URL":     ircURL,
+		"TWITCH_CHANNELS":    "first",
+		"TWITCH_JOIN_RATE":   "2",
+		"PORT":               "0",
+	}
+	if token != "" {
+		env["ADMIN_TOKEN"] = token
+	}
+	p := startProc(t, env)
+	base := p.httpBase()
+	waitReady := func(what string) {
+		t.Helper()
+		waitFor(t, 20*time.Second, 20*time.Millisecond, what, func() (bool, string) {
+			code, body := readyz(t, base)
+			return code == http.StatusOK, strconv.Itoa(code) + " " + body
+		})
+	}
+	waitReady("/readyz 200 with the first channel")
+
+	// Access: with a token configured, no or a wrong bearer is refused
+	// (and nothing changes); without one, loopback clients need none.
+	if token != "" {
+		for _, bad := range []string{"", "wrong-token", token + "x"} {
+			if code, body := httpDo(t, http.MethodPost, base+"/_admin/channels", bad, `{"channels":["intruder"]}`); code != http.StatusUnauthorized {
+				t.Errorf("POST with bearer %q: %d %s, want 401", bad, code, body)
+			}
+			if code, body := httpDo(t, http.MethodDelete, base+"/_admin/channels/first", bad, ""); code != http.StatusUnauthorized {
+				t.Errorf("DELETE with bearer %q: %d %s, want 401", bad, code, body)
+			}
+			if code, _ := httpGet(t, base+"/_debug/twitch", bad); code != http.StatusUnauthorized {
+				t.Errorf("/_debug/twitch with bearer %q: %d, want 401", bad, code)
+			}
+		}
+		if d := getDebug(t, base, token); d.Twitch.Wanted != 1 {
+			t.Fatalf("refused requests changed the channels: %d wanted", d.Twitch.Wanted)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if code, body := httpGet(t, base+path, ""); code != http.StatusOK {
+			t.Errorf("%s without a bearer: %d %s, want 200", path, code, body)
+		}
+	}
+	if code, body := httpDo(t, http.MethodPost, base+"/_admin/channels", token, `{"channels":["ok","bad name"]}`); code != http.StatusBadRequest {
+		t.Errorf("POST with an invalid login: %d %s, want 400", code, body)
+	}
+	if code, body := httpDo(t, http.MethodPost, base+"/_admin/channels", token, `{"logins":["x"]}`); code != http.StatusBadRequest {
+		t.Errorf("POST without channels: %d %s, want 400", code, body)
+	}
+
+	// Join two channels: the first at once, the second when the JOIN
+	// window (2 per 10 s, "first" used one) lets it.
+	code, body := httpDo(t, http.MethodPost, base+"/_admin/channels", token, `{"channels":["#New1","new2"]}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST /_admin/channels: %d %s, want 202", code, body)
+	}
+	waitFor(t, 5*time.Second, 20*time.Millisecond, "new1 joined", func() (bool, string) {
+		cl := fake.Clients()
+		return len(cl) == 1 && cl[0].InChannel("new1"), "not yet"
+	})
+	if code, body := readyz(t, base); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with new2 waiting for the JOIN window: %d %s, want 503", code, body)
+	}
+	waitReady("/readyz 200 with new2 joined after the JOIN window")
+	if st := fake.Stats(); st.JoinKicks != 0 || st.Logins != 1 || st.Joins != 3 {
+		t.Errorf("fake server: %d JOIN kicks, %d logins, %d joins; want 0, 1, 3", st.JoinKicks, st.Logins, st.Joins)
+	}
+
+	// Envelopes flow for the new channels.
+	sent := map[string]sentMsg{}
+	generate(t, fake, []string{"new1", "new2", "first"}, 300, sent)
+	waitAcked(t, base, token, 300)
+	checkEnvelopes(t, readStream(t, ns.ClientURL(), "", "INGRESS", "internal.ingress.v1", 20*time.Second), sent)
+
+	// Part new1: the server sees the PART, its messages no longer reach
+	// the service.
+	if code, body := httpDo(t, http.MethodDelete, base+"/_admin/channels/new1", token, ""); code != http.StatusAccepted {
+		t.Fatalf("DELETE /_admin/channels/new1: %d %s, want 202", code, body)
+	}
+	waitFor(t, 5*time.Second, 20*time.Millisecond, "new1 parted", func() (bool, string) {
+		cl := fake.Clients()
+		return len(cl) == 1 && !cl[0].InChannel("new1") && cl[0].InChannel("new2"), "still in new1"
+	})
+	d := getDebug(t, base, token)
+	if d.Twitch.Wanted != 2 || d.Twitch.Joined != 2 || !d.Twitch.Ready {
+		t.Errorf("after the part: wanted %d, joined %d, ready %v; want 2, 2, true", d.Twitch.Wanted, d.Twitch.Joined, d.Twitch.Ready)
+	}
+	if n := fake.Broadcast("new1", twitchtest.PrivmsgLine("new1", twitchtest.MessageID(1<<40), 1)); n != 0 {
+		t.Errorf("a message in the parted channel reached %d clients", n)
+	}
+	p.signal(syscall.SIGTERM)
+	if code, ok := p.wait(10 * time.Second); !ok || code != 0 {
+		t.Errorf("after SIGTERM: exited %v with code %d", ok, code)
+	}
+}
