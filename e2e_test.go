@@ -309,6 +309,11 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 
 	start := time.Now()
 	p.signal(syscall.SIGTERM)
+	// Readiness goes false at once, while the bus drains.
+	waitFor(t, time.Second, 10*time.Millisecond, "/readyz 503 at once", func() (bool, string) {
+		code, body := readyz(t, base)
+		return code == http.StatusServiceUnavailable && slices.Contains(notReady(t, body), "shutdown"), strconv.Itoa(code) + " " + body
+	})
 	time.Sleep(100 * time.Millisecond) // reading stops at once; what is sent after it stays unread
 	cancel()
 	<-genDone
@@ -572,5 +577,46 @@ func adminChannels(t *testing.T, token string, joinRate int) {
 	p.signal(syscall.SIGTERM)
 	if code, ok := p.wait(10 * time.Second); !ok || code != 0 {
 		t.Errorf("after SIGTERM: exited %v with code %d", ok, code)
+	}
+}
+
+// TestE2ESecondSignal: a second signal during the drain ends the process at
+// once.
+func TestE2ESecondSignal(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	ns := startNATS(t, "")
+	createIngressStream(t, ns.ClientURL(), "")
+	proxy := startSlowProxy(t, ns.Addr().String(), 64<<10, true)
+	fake := twitchtest.NewServer(twitchtest.Config{})
+	t.Cleanup(fake.Close)
+	ircURL, err := fake.Listen("tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, map[string]string{
+		"MESSAGE_BUS_DRIVER": "nats",
+		"NATS_URL":           "nats://" + proxy.addr(),
+		"TWITCH_IRC_URL":     ircURL,
+		"TWITCH_CHANNELS":    "one",
+		"PORT":               "0",
+	})
+	base := p.httpBase()
+	waitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200", func() (bool, string) {
+		code, body := readyz(t, base)
+		return code == http.StatusOK, strconv.Itoa(code) + " " + body
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fake.Generate(ctx, twitchtest.Gen{Channels: []string{"one"}, Count: 2000})
+	p.signal(syscall.SIGTERM)
+	p.waitLog("shutdown step done", 5*time.Second) // reading stopped; the bus drains for up to 8 s
+	start := time.Now()
+	p.signal(syscall.SIGINT)
+	if _, ok := p.wait(2 * time.Second); !ok {
+		t.Fatalf("still running %v after the second signal", time.Since(start))
+	}
+	if len(p.findLogs("bus drained")) != 0 {
+		t.Errorf("the drain finished: the bus was not slow enough for the test")
 	}
 }
