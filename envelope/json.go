@@ -3,6 +3,8 @@ package envelope
 import (
 	"encoding/binary"
 	"unicode/utf8"
+
+	"github.com/ingress-egress/ingress-egress/ircv3"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -43,11 +45,38 @@ func plainWord(x uint64) bool {
 // encoding/json's Marshal escapes a string (HTMLEscape on, its default):
 // '"' and '\\' with a backslash; \b \f \n \r \t by name; other control
 // bytes, '<', '>' and '&' as \u00XX; U+2028 and U+2029 as \u2028 and
-// \u2029; each byte of invalid UTF-8 as \ufffd. It is encoding/json's
-// appendString with a word-at-a-time scan over runs of plain ASCII
-// (BenchmarkAppendString: about 3x faster on chat text).
-func appendString(dst, s []byte) []byte {
+// \u2029; each byte of invalid UTF-8 as \ufffd, which also sets *bad. It
+// is encoding/json's appendString with a word-at-a-time scan over runs of
+// plain ASCII.
+func appendString(dst, s []byte, bad *bool) []byte {
 	dst = append(dst, '"')
+	dst, _ = appendStringBody(dst, s, false, bad)
+	return append(dst, '"')
+}
+
+// appendTagString appends the unescaped form of a raw IRCv3 tag value
+// (ircv3.AppendUnescaped) as a JSON string, in one pass and without a
+// scratch copy: the IRC escapes are undone where the JSON escaper stops at
+// the backslash anyway. A backslash before a non-ASCII byte could join the
+// bytes around it into one character; that rare case is unescaped first.
+func appendTagString(dst, raw []byte, bad *bool, scratch *[]byte) []byte {
+	start, wasBad := len(dst), *bad
+	dst = append(dst, '"')
+	dst, ok := appendStringBody(dst, raw, true, bad)
+	if !ok {
+		*bad = wasBad
+		*scratch = ircv3.AppendUnescaped((*scratch)[:0], raw)
+		dst = append(dst[:start], '"')
+		dst, _ = appendStringBody(dst, *scratch, false, bad)
+	}
+	return append(dst, '"')
+}
+
+// appendStringBody writes the escaped body of a JSON string. With tag set,
+// s is a raw IRCv3 tag value, unescaped on the way; it returns false,
+// having written a partial body, when a backslash precedes a non-ASCII
+// byte.
+func appendStringBody(dst, s []byte, tag bool, bad *bool) ([]byte, bool) {
 	start, i := 0, 0
 	for i < len(s) {
 		for i+8 <= len(s) && plainWord(binary.LittleEndian.Uint64(s[i:])) {
@@ -63,6 +92,27 @@ func appendString(dst, s []byte) []byte {
 				continue
 			}
 			dst = append(dst, s[start:i]...)
+			if b == '\\' && tag {
+				i++
+				if i == len(s) {
+					start = i // a lone trailing backslash is dropped
+					break
+				}
+				switch b = s[i]; b {
+				case ':':
+					b = ';'
+				case 's':
+					b = ' '
+				case 'r':
+					b = '\r'
+				case 'n':
+					b = '\n'
+				default:
+					if b >= utf8.RuneSelf {
+						return dst, false
+					}
+				}
+			}
 			switch b {
 			case '\\', '"':
 				dst = append(dst, '\\', b)
@@ -77,7 +127,11 @@ func appendString(dst, s []byte) []byte {
 			case '\t':
 				dst = append(dst, '\\', 't')
 			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+				if htmlSafe[b] {
+					dst = append(dst, b) // an unescaped ';', ' ' or other
+				} else {
+					dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+				}
 			}
 			i++
 			start = i
@@ -87,6 +141,7 @@ func appendString(dst, s []byte) []byte {
 		if c == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
+			*bad = true
 			i++
 			start = i
 			continue
@@ -100,8 +155,7 @@ func appendString(dst, s []byte) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...), true
 }
 
 // appendInt appends the decimal form of n >= 0.

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/ingress-egress/ingress-egress/ircv3"
 )
 
 func marshalString(t testing.TB, s []byte) string {
@@ -29,19 +32,48 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		cases = append(cases, string([]byte{byte(b)}), "abcdefgh"+string([]byte{byte(b)})+"ijklmnop")
 	}
 	for _, s := range cases {
-		got := string(appendString([]byte("x"), []byte(s)))
+		var bad bool
+		got := string(appendString([]byte("x"), []byte(s), &bad))
 		if want := "x" + marshalString(t, []byte(s)); got != want {
 			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
 		}
+		if bad != !utf8.ValidString(s) {
+			t.Errorf("appendString(%q) bad = %v", s, bad)
+		}
+		checkTagString(t, []byte(s))
+		checkTagString(t, ircv3.AppendEscaped(nil, []byte(s)))
+	}
+	for _, raw := range []string{`a\sb`, `\`, `x\`, `\\\`, `\:\s\r\n\t\"\<\\`, "\\\x01", "\xc3\\\xa9", "\\\xff", "\\\xe2\x80\xa8",
+		`hello\sworld\:\sok`, `Day\s53/53\sforsenSmug`, "\xc3\\:", "\\\u2028"} {
+		checkTagString(t, []byte(raw))
+	}
+}
+
+// checkTagString: appendTagString of a raw tag value is the JSON string of
+// its unescaped form, and flags invalid UTF-8 in that form.
+func checkTagString(t testing.TB, raw []byte) {
+	t.Helper()
+	var bad bool
+	var scratch []byte
+	unescaped := ircv3.AppendUnescaped(nil, raw)
+	got := string(appendTagString([]byte("x"), raw, &bad, &scratch))
+	if want := "x" + marshalString(t, unescaped); got != want {
+		t.Fatalf("appendTagString(%q) = %s, want %s", raw, got, want)
+	}
+	if bad != !utf8.Valid(unescaped) {
+		t.Fatalf("appendTagString(%q) bad = %v", raw, bad)
 	}
 }
 
 func FuzzAppendString(f *testing.F) {
 	f.Add([]byte("hello <world> & \"you\"\u2028\xff"))
+	f.Add([]byte("a\\sb\\\xff\\"))
 	f.Fuzz(func(t *testing.T, s []byte) {
-		if got, want := string(appendString(nil, s)), marshalString(t, s); got != want {
+		var bad bool
+		if got, want := string(appendString(nil, s, &bad)), marshalString(t, s); got != want {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
 		}
+		checkTagString(t, s)
 	})
 }
 

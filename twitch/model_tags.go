@@ -184,17 +184,28 @@ const (
 	maxUnknown = 24
 )
 
+// TagUnknown is the TagKey of a tag the model does not know.
+const TagUnknown = numTagKeys
+
+type tagItem struct {
+	key, val []byte
+	k        TagKey
+}
+
 // Tags holds the raw values of the known tags of one message. A value is
 // nil when the tag is absent and non-nil (possibly empty) when present; the
 // last duplicate wins. Its zero value has no tags.
 type Tags struct {
-	vals [numTagKeys][]byte
-	pos  [numTagKeys]uint8 // position of the tag in the line, for skip
+	present uint64 // bit k: vals[k] is set; the rest of vals is stale
+	vals    [numTagKeys][]byte
+	pos     [numTagKeys]uint8 // position of the tag in the line, for skip
 
-	n        int                // tags seen
-	skip     uint64             // bit i: tag i is followed by a duplicate of its key
-	slow     bool               // too many tags or unknown tags to track
-	dup      bool               // some key appears twice
+	n     int                 // tags seen
+	items [maxTracked]tagItem // the first maxTracked tags, in line order
+	skip  uint64              // bit i: tag i is followed by a duplicate of its key
+	slow  bool                // too many tags or unknown tags to track
+	dup   bool                // some key appears twice
+
 	unknown  [maxUnknown][]byte // keys of unknown tags seen
 	unknownI [maxUnknown]uint8  // position of each one's latest occurrence
 	unknownN int
@@ -202,14 +213,14 @@ type Tags struct {
 
 // Get returns the raw value of the tag k, or nil when it is absent.
 func (t *Tags) Get(k TagKey) []byte {
-	if k >= numTagKeys {
+	if k >= numTagKeys || t.present&(1<<k) == 0 {
 		return nil
 	}
 	return t.vals[k]
 }
 
 // Has reports whether the tag k is present.
-func (t *Tags) Has(k TagKey) bool { return t.Get(k) != nil }
+func (t *Tags) Has(k TagKey) bool { return k < numTagKeys && t.present&(1<<k) != 0 }
 
 // Len returns the number of tags in the line, duplicates included.
 func (t *Tags) Len() int { return t.n }
@@ -217,10 +228,10 @@ func (t *Tags) Len() int { return t.n }
 // Duplicates reports whether some key appears more than once.
 func (t *Tags) Duplicates() bool { return t.dup }
 
-// reset fills t from a raw tag section. A present tag's value is a
-// non-nil slice of the section, so nil marks an absent tag.
+// reset fills t from a raw tag section, splitting it the way
+// ircv3.TagIter does. It clears only what it reads back.
 func (t *Tags) reset(raw []byte) {
-	*t = Tags{}
+	t.present, t.n, t.skip, t.slow, t.dup, t.unknownN = 0, 0, 0, false, false, 0
 	all := raw
 	for len(raw) > 0 {
 		item := raw
@@ -238,22 +249,25 @@ func (t *Tags) reset(raw []byte) {
 		}
 		i := t.n
 		t.n++
-		if i >= maxTracked {
+		k := lookupKey(key)
+		if i < maxTracked {
+			t.items[i] = tagItem{key, val, k}
+		} else {
 			t.slow = true
 		}
-		if k := lookupKey(key); k < numTagKeys {
-			if t.vals[k] != nil {
+		if k < numTagKeys {
+			if t.present&(1<<k) != 0 {
 				t.dup = true
 				t.skip |= 1 << (t.pos[k] & 63)
 			}
+			t.present |= 1 << k
 			t.vals[k] = val
 			t.pos[k] = uint8(min(i, 255))
 			continue
 		}
-		if t.slow {
-			continue
+		if !t.slow {
+			t.addUnknown(key, i)
 		}
-		t.addUnknown(key, i)
 	}
 	if t.slow && !t.dup {
 		t.dup = hasDuplicateKeys(all)
@@ -299,39 +313,62 @@ func (t *Tags) addUnknown(key []byte, i int) {
 // key once (the last duplicate wins). Key and Value are raw views into the
 // line. Its zero value is an empty iteration.
 type UniqueTagIter struct {
-	it     ircv3.TagIter
 	t      *Tags
-	i      int
+	raw    []byte // the tag section, for the slow path
 	prefix string
+
+	i        int // next item
+	slowIter ircv3.TagIter
+	inSlow   bool
+	cur      tagItem
+}
+
+func newUniqueTagIter(t *Tags, raw []byte, prefix string) UniqueTagIter {
+	u := UniqueTagIter{t: t, raw: raw, prefix: prefix}
+	if t.slow {
+		var m ircv3.Message
+		m.Tags = raw
+		u.slowIter, u.inSlow = m.TagIter(), true
+	}
+	return u
 }
 
 // Next advances to the next tag and reports whether there is one.
 func (u *UniqueTagIter) Next() bool {
-	for u.it.Next() {
-		i := u.i
-		u.i++
-		if u.prefix != "" && !bytes.HasPrefix(u.it.Key(), []byte(u.prefix)) {
-			continue
-		}
-		if u.t == nil || !u.t.dup && !u.t.slow {
+	if u.t == nil {
+		return false
+	}
+	if !u.inSlow {
+		for u.i < u.t.n {
+			i := u.i
+			u.i++
+			if u.t.skip&(1<<i) != 0 {
+				continue
+			}
+			it := &u.t.items[i]
+			if u.prefix != "" && !bytes.HasPrefix(it.key, []byte(u.prefix)) {
+				continue
+			}
+			u.cur = *it
 			return true
 		}
-		if !u.t.slow {
-			if u.t.skip&(1<<i) == 0 {
-				return true
-			}
+		return false
+	}
+	for u.slowIter.Next() {
+		key := u.slowIter.Key()
+		if u.prefix != "" && !bytes.HasPrefix(key, []byte(u.prefix)) {
 			continue
 		}
-		// Slow path: is this key repeated later?
-		later := u.it
+		later := u.slowIter
 		repeated := false
 		for later.Next() {
-			if bytes.Equal(later.Key(), u.it.Key()) {
+			if bytes.Equal(later.Key(), key) {
 				repeated = true
 				break
 			}
 		}
 		if !repeated {
+			u.cur = tagItem{key, u.slowIter.Value(), lookupKey(key)}
 			return true
 		}
 	}
@@ -339,7 +376,11 @@ func (u *UniqueTagIter) Next() bool {
 }
 
 // Key returns the current tag's key.
-func (u *UniqueTagIter) Key() []byte { return u.it.Key() }
+func (u *UniqueTagIter) Key() []byte { return u.cur.key }
 
 // Value returns the current tag's raw, escaped value.
-func (u *UniqueTagIter) Value() []byte { return u.it.Value() }
+func (u *UniqueTagIter) Value() []byte { return u.cur.val }
+
+// TagKey returns the current tag's TagKey, TagUnknown for a tag the model
+// does not know.
+func (u *UniqueTagIter) TagKey() TagKey { return u.cur.k }
