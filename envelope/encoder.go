@@ -154,6 +154,7 @@ type Encoder struct {
 	scratch []byte
 	login   []byte // an unescaped login tag
 
+	attn      attention // of the line's tag section
 	id, trace UUID
 	anom      uint16
 	bad       bool // a string had invalid UTF-8, written as U+FFFD
@@ -249,6 +250,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	}
 
 	e.anom, e.bad = 0, false
+	e.attn.reset(e.msg.Tags)
 	if !hash {
 		e.anom |= anomChannelWithoutHash
 	}
@@ -388,6 +390,14 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 
 // appendTag appends a raw tag value, unescaped, as a JSON string.
 func (e *Encoder) appendTag(dst, raw []byte) []byte {
+	if len(raw) == 0 {
+		return append(dst, '"', '"')
+	}
+	if !abOff && e.attn.plain(raw) {
+		dst = append(dst, '"')
+		dst = append(dst, raw...)
+		return append(dst, '"')
+	}
 	return appendTagString(dst, raw, &e.bad, &e.scratch)
 }
 
@@ -519,8 +529,12 @@ func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
 		n++
 		if k != twitch.TagUnknown {
 			dst = append(dst, jsonKeys[k]...)
+		} else if key := tags.Key(); len(key) > 0 && e.attn.plain(key) {
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, '"', ':')
 		} else {
-			dst = appendString(dst, tags.Key(), &e.bad)
+			dst = appendString(dst, key, &e.bad)
 			dst = append(dst, ':')
 		}
 		dst = e.appendTag(dst, tags.Value())
@@ -564,3 +578,4 @@ func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
 	}
 	return append(dst, '}')
 }
+var abOff bool

@@ -182,3 +182,51 @@ func appendBool(dst []byte, b bool) []byte {
 	}
 	return append(dst, "false"...)
 }
+
+// attnWords is how many 8-byte words of a tag section the attention mask
+// covers (4 KiB); values beyond it take the escaper.
+const attnWords = 512
+
+// attention marks the 8-byte words of a tag section that hold a byte the
+// JSON escaper would stop at (control, '"', '\\', '<', '>', '&', non-ASCII).
+// A tag value that lies in unmarked words is written as it is: no IRC
+// escape, no JSON escape, no UTF-8 to check. One word-at-a-time pass over
+// the section replaces a scan of every value, and of every value written
+// twice (BenchmarkEnvelope).
+type attention struct {
+	sect []byte
+	bits [attnWords / 64]uint64
+}
+
+func (a *attention) reset(sect []byte) {
+	a.sect = sect
+	n := min(len(sect), attnWords*8)
+	clear(a.bits[:(n+511)/512])
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if !plainWord(binary.LittleEndian.Uint64(sect[i:])) {
+			a.bits[i>>9] |= 1 << (i >> 3 & 63)
+		}
+	}
+	for ; i < n; i++ {
+		if b := sect[i]; b >= utf8.RuneSelf || !htmlSafe[b] {
+			a.bits[i>>9] |= 1 << (i >> 3 & 63)
+		}
+	}
+}
+
+// plain reports whether raw, a non-empty part of the section, needs no
+// escaping.
+func (a *attention) plain(raw []byte) bool {
+	off := cap(a.sect) - cap(raw)
+	end := off + len(raw)
+	if off < 0 || end > len(a.sect) || end > attnWords*8 || &a.sect[off] != &raw[0] {
+		return false
+	}
+	for w, last := off>>3, (end-1)>>3; w <= last; w++ {
+		if a.bits[w>>6]&(1<<(w&63)) != 0 {
+			return false
+		}
+	}
+	return true
+}

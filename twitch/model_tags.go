@@ -187,18 +187,21 @@ const (
 // TagUnknown is the TagKey of a tag the model does not know.
 const TagUnknown = numTagKeys
 
+// tagItem locates one tag in the section by offsets: no pointers to
+// write (and no write barriers) per tag.
 type tagItem struct {
-	key, val []byte
-	k        TagKey
+	ks, ke, vs, ve uint32 // key sect[ks:ke], value sect[vs:ve]
+	k              TagKey
 }
 
 // Tags holds the raw values of the known tags of one message. A value is
 // nil when the tag is absent and non-nil (possibly empty) when present; the
 // last duplicate wins. Its zero value has no tags.
 type Tags struct {
-	present uint64 // bit k: vals[k] is set; the rest of vals is stale
-	vals    [numTagKeys][]byte
-	pos     [numTagKeys]uint8 // position of the tag in the line, for skip
+	sect    []byte                // the raw tag section
+	present uint64                // bit k: vals[k] is set; the rest of vals is stale
+	vals    [numTagKeys][2]uint32 // value of tag k: sect[vals[k][0]:vals[k][1]]
+	pos     [numTagKeys]uint8     // position of the tag in the line, for skip
 
 	n     int                 // tags seen
 	items [maxTracked]tagItem // the first maxTracked tags, in line order
@@ -206,8 +209,8 @@ type Tags struct {
 	slow  bool                // too many tags or unknown tags to track
 	dup   bool                // some key appears twice
 
-	unknown  [maxUnknown][]byte // keys of unknown tags seen
-	unknownI [maxUnknown]uint8  // position of each one's latest occurrence
+	unknown  [maxUnknown][2]uint32 // keys of unknown tags seen
+	unknownI [maxUnknown]uint8     // position of each one's latest occurrence
 	unknownN int
 }
 
@@ -216,7 +219,7 @@ func (t *Tags) Get(k TagKey) []byte {
 	if k >= numTagKeys || t.present&(1<<k) == 0 {
 		return nil
 	}
-	return t.vals[k]
+	return t.sect[t.vals[k][0]:t.vals[k][1]]
 }
 
 // Has reports whether the tag k is present.
@@ -228,30 +231,39 @@ func (t *Tags) Len() int { return t.n }
 // Duplicates reports whether some key appears more than once.
 func (t *Tags) Duplicates() bool { return t.dup }
 
+// maxSection is the longest tag section reset indexes by uint32 offsets;
+// ircv3 lines are far shorter.
+const maxSection = 1<<32 - 1
+
 // reset fills t from a raw tag section, splitting it the way
 // ircv3.TagIter does. It clears only what it reads back.
-func (t *Tags) reset(raw []byte) {
-	t.present, t.n, t.skip, t.slow, t.dup, t.unknownN = 0, 0, 0, false, false, 0
-	all := raw
-	for len(raw) > 0 {
-		item := raw
-		if semi := bytes.IndexByte(raw, ';'); semi >= 0 {
-			item, raw = raw[:semi], raw[semi+1:]
-		} else {
-			raw = nil
+func (t *Tags) reset(sect []byte) {
+	if uint64(len(sect)) > maxSection {
+		sect = sect[:maxSection]
+	}
+	t.sect, t.present, t.n, t.skip, t.slow, t.dup, t.unknownN = sect, 0, 0, 0, false, false, 0
+	for p := 0; p < len(sect); {
+		end := len(sect)
+		if semi := bytes.IndexByte(sect[p:], ';'); semi >= 0 {
+			end = p + semi
 		}
-		if len(item) == 0 {
-			continue // ircv3.TagIter skips empty items too
+		if end == p {
+			p++
+			continue // an empty item: ircv3.TagIter skips them too
 		}
-		key, val := item, item[len(item):]
-		if eq := bytes.IndexByte(item, '='); eq >= 0 {
-			key, val = item[:eq], item[eq+1:]
+		ke, vs := end, end
+		for j := p; j < end; j++ {
+			if sect[j] == '=' {
+				ke, vs = j, j+1
+				break
+			}
 		}
+		key := sect[p:ke]
 		i := t.n
 		t.n++
 		k := lookupKey(key)
 		if i < maxTracked {
-			t.items[i] = tagItem{key, val, k}
+			t.items[i] = tagItem{uint32(p), uint32(ke), uint32(vs), uint32(end), k}
 		} else {
 			t.slow = true
 		}
@@ -261,16 +273,15 @@ func (t *Tags) reset(raw []byte) {
 				t.skip |= 1 << (t.pos[k] & 63)
 			}
 			t.present |= 1 << k
-			t.vals[k] = val
+			t.vals[k] = [2]uint32{uint32(vs), uint32(end)}
 			t.pos[k] = uint8(min(i, 255))
-			continue
+		} else if !t.slow {
+			t.addUnknown(p, ke, i)
 		}
-		if !t.slow {
-			t.addUnknown(key, i)
-		}
+		p = end + 1
 	}
 	if t.slow && !t.dup {
-		t.dup = hasDuplicateKeys(all)
+		t.dup = hasDuplicateKeys(sect)
 	}
 }
 
@@ -291,10 +302,12 @@ func hasDuplicateKeys(raw []byte) bool {
 	return false
 }
 
-// addUnknown records the unknown key at position i (< maxTracked).
-func (t *Tags) addUnknown(key []byte, i int) {
+// addUnknown records the unknown key sect[ks:ke] at position i (<
+// maxTracked).
+func (t *Tags) addUnknown(ks, ke, i int) {
+	key := t.sect[ks:ke]
 	for j := range t.unknownN {
-		if bytes.Equal(t.unknown[j], key) {
+		if bytes.Equal(t.sect[t.unknown[j][0]:t.unknown[j][1]], key) {
 			t.dup = true
 			t.skip |= 1 << t.unknownI[j]
 			t.unknownI[j] = uint8(i)
@@ -305,7 +318,7 @@ func (t *Tags) addUnknown(key []byte, i int) {
 		t.slow = true
 		return
 	}
-	t.unknown[t.unknownN], t.unknownI[t.unknownN] = key, uint8(i)
+	t.unknown[t.unknownN], t.unknownI[t.unknownN] = [2]uint32{uint32(ks), uint32(ke)}, uint8(i)
 	t.unknownN++
 }
 
@@ -320,7 +333,8 @@ type UniqueTagIter struct {
 	i        int // next item
 	slowIter ircv3.TagIter
 	inSlow   bool
-	cur      tagItem
+	key, val []byte
+	k        TagKey
 }
 
 func newUniqueTagIter(t *Tags, raw []byte, prefix string) UniqueTagIter {
@@ -346,10 +360,11 @@ func (u *UniqueTagIter) Next() bool {
 				continue
 			}
 			it := &u.t.items[i]
-			if u.prefix != "" && !bytes.HasPrefix(it.key, []byte(u.prefix)) {
+			key := u.t.sect[it.ks:it.ke]
+			if u.prefix != "" && !bytes.HasPrefix(key, []byte(u.prefix)) {
 				continue
 			}
-			u.cur = *it
+			u.key, u.val, u.k = key, u.t.sect[it.vs:it.ve], it.k
 			return true
 		}
 		return false
@@ -368,7 +383,7 @@ func (u *UniqueTagIter) Next() bool {
 			}
 		}
 		if !repeated {
-			u.cur = tagItem{key, u.slowIter.Value(), lookupKey(key)}
+			u.key, u.val, u.k = key, u.slowIter.Value(), lookupKey(key)
 			return true
 		}
 	}
@@ -376,11 +391,11 @@ func (u *UniqueTagIter) Next() bool {
 }
 
 // Key returns the current tag's key.
-func (u *UniqueTagIter) Key() []byte { return u.cur.key }
+func (u *UniqueTagIter) Key() []byte { return u.key }
 
 // Value returns the current tag's raw, escaped value.
-func (u *UniqueTagIter) Value() []byte { return u.cur.val }
+func (u *UniqueTagIter) Value() []byte { return u.val }
 
 // TagKey returns the current tag's TagKey, TagUnknown for a tag the model
 // does not know.
-func (u *UniqueTagIter) TagKey() TagKey { return u.cur.k }
+func (u *UniqueTagIter) TagKey() TagKey { return u.k }
