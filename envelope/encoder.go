@@ -393,7 +393,7 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 	if len(raw) == 0 {
 		return append(dst, '"', '"')
 	}
-	if !abOff && e.attn.plain(raw) {
+	if e.attn.plain(raw) {
 		dst = append(dst, '"')
 		dst = append(dst, raw...)
 		return append(dst, '"')
@@ -578,4 +578,3 @@ func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
 	}
 	return append(dst, '}')
 }
-var abOff bool
