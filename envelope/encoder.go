@@ -155,6 +155,8 @@ type Encoder struct {
 	login   []byte // an unescaped login tag
 
 	attn      attention // of the line's tag section
+	received  dayCache
+	sent      dayCache
 	id, trace UUID
 	anom      uint16
 	bad       bool // a string had invalid UTF-8, written as U+FFFD
@@ -277,7 +279,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = append(dst, `","timestamp":"`...)
 	ms := received.UnixMilli()
 	ms = min(max(ms, minMillis), maxMillis)
-	dst = appendMillis(dst, ms)
+	dst = e.received.appendMillis(dst, ms)
 	dst = append(dst, `","type":`...)
 	switch kind {
 	case twitch.KindPrivmsg:
@@ -345,7 +347,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	}
 	if sentOK {
 		dst = append(dst, `,"sentAt":"`...)
-		dst = appendMillis(dst, sentAt)
+		dst = e.sent.appendMillis(dst, sentAt)
 		dst = append(dst, '"')
 	}
 	if v.IsFirstMessage() {

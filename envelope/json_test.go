@@ -131,3 +131,13 @@ func TestAttention(t *testing.T) {
 		t.Error("plain of a capacity-limited view = true")
 	}
 }
+
+func TestDayCache(t *testing.T) {
+	var c dayCache
+	for _, ms := range []int64{1642786203573, 1642786203574, 1642809599999, 1642809600000, 0, -1, 1642786203573, maxMillis, minMillis} {
+		want := time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
+		if got := string(c.appendMillis(nil, ms)); got != want {
+			t.Errorf("dayCache.appendMillis(%d) = %s, want %s", ms, got, want)
+		}
+	}
+}
