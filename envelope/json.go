@@ -19,26 +19,24 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// Word-at-a-time ("SWAR") tests. hasZero is exact for whether some byte of
-// x is zero; hasLess for whether some byte is below n (n <= 0x80).
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
-func hasZero(x uint64) uint64    { return (x - ones) & ^x & highs }
-func hasLess(x, n uint64) uint64 { return (x - ones*n) & ^x & highs }
-
-// plainWord reports whether none of the 8 bytes of x needs attention:
-// no control byte, no '"', '\\', '<', '>', '&', no byte >= 0x80.
-// '"' (0x22) and '&' (0x26) differ only in bit 2, '<' (0x3c) and '>' (0x3e)
+// plainWord reports whether none of the 8 bytes of x needs attention from
+// the JSON escaper: no control byte, no '"', '\\', '<', '>', '&', no byte
+// >= 0x80. It is the word-at-a-time ("SWAR") test for a zero byte,
+// (v - 0x01..) & ^v & 0x80.., without the & ^v: a byte >= 0x80 is flagged
+// by x itself, and a borrow only runs on from a byte that is flagged. '"'
+// (0x22) and '&' (0x26) differ only in bit 2, '<' (0x3c) and '>' (0x3e)
 // only in bit 1: one test covers each pair.
 func plainWord(x uint64) bool {
-	return (x&highs |
-		hasLess(x, 0x20) |
-		hasZero((x|ones*0x04)^ones*0x26) |
-		hasZero((x|ones*0x02)^ones*0x3e) |
-		hasZero(x^ones*'\\')) == 0
+	a := x - ones*0x20                        // < 0x20
+	b := ((x | ones*0x04) ^ ones*0x26) - ones // '"' or '&'
+	c := ((x | ones*0x02) ^ ones*0x3e) - ones // '<' or '>'
+	d := (x ^ ones*'\\') - ones               // '\\'
+	return (x|a|b|c|d)&highs == 0
 }
 
 // appendString appends s to dst as a JSON string, escaped exactly as

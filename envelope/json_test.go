@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
@@ -138,6 +139,36 @@ func TestDayCache(t *testing.T) {
 		want := time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
 		if got := string(c.appendMillis(nil, ms)); got != want {
 			t.Errorf("dayCache.appendMillis(%d) = %s, want %s", ms, got, want)
+		}
+	}
+}
+
+// TestPlainWord checks the word test against the byte table for every
+// byte in every position, next to plain and to attention bytes.
+func TestPlainWord(t *testing.T) {
+	for pos := range 8 {
+		for b := range 256 {
+			for _, fill := range []byte{'a', 0x7f, ' ', 0x20 + 1} {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(b)
+				want := b < utf8.RuneSelf && htmlSafe[b] && htmlSafe[fill]
+				if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
+					t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
+	// A flagged low byte must not hide nor fake anything above it.
+	for lo := range 256 {
+		for hi := range 256 {
+			w := [8]byte{'a', 'a', 'a', byte(lo), byte(hi), 'a', 'a', 'a'}
+			want := lo < utf8.RuneSelf && htmlSafe[lo] && hi < utf8.RuneSelf && htmlSafe[hi]
+			if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
+				t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+			}
 		}
 	}
 }
