@@ -130,10 +130,11 @@ var anomalyNames = [...]string{
 	"duplicate-tags", "invalid-tag-key",
 }
 
-// jsonKeys[k] is `"<tag name>":`, for writing raw.tags.
+// jsonKeys[k] is `,"<tag name>":"`, for writing raw.tags: the comma
+// before it, the key and the opening quote of a plain value in one copy.
 var jsonKeys = func() (keys [twitch.TagUnknown][]byte) {
 	for k := range twitch.TagUnknown {
-		keys[k] = append(appendString(nil, []byte(k.String()), new(bool)), ':')
+		keys[k] = append(appendString([]byte(","), []byte(k.String()), new(bool)), ':', '"')
 	}
 	return keys
 }()
@@ -514,9 +515,12 @@ func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []b
 // appendRaw appends ,"raw":{...}: every tag, then the anomalies and a copy
 // of the line when there are any.
 func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
-	dst = append(dst, `,"raw":{"tags":{`...)
+	// Every member is written with a leading comma; the first one's
+	// becomes the object's '{'.
+	dst = append(dst, `,"raw":{"tags":`...)
+	first := len(dst)
 	tags := v.UniqueTags()
-	for n := 0; tags.Next(); {
+	for tags.Next() {
 		k := tags.TagKey()
 		if k == twitch.TagUnknown && !utf8.Valid(tags.Key()) {
 			// Two invalid keys could become the same JSON key: leave
@@ -525,21 +529,33 @@ func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
 			e.bad = true
 			continue
 		}
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		n++
+		val := tags.Value()
 		if k != twitch.TagUnknown {
-			dst = append(dst, jsonKeys[k]...)
-		} else if key := tags.Key(); len(key) > 0 && e.attn.plain(key) {
-			dst = append(dst, '"')
-			dst = append(dst, key...)
-			dst = append(dst, '"', ':')
+			if e.attn.plain(val) {
+				dst = append(dst, jsonKeys[k]...)
+				dst = append(dst, val...)
+				dst = append(dst, '"')
+				continue
+			}
+			key := jsonKeys[k]
+			dst = append(dst, key[:len(key)-1]...)
 		} else {
-			dst = appendString(dst, key, &e.bad)
-			dst = append(dst, ':')
+			dst = append(dst, ',')
+			if key := tags.Key(); len(key) > 0 && e.attn.plain(key) {
+				dst = append(dst, '"')
+				dst = append(dst, key...)
+				dst = append(dst, '"', ':')
+			} else {
+				dst = appendString(dst, key, &e.bad)
+				dst = append(dst, ':')
+			}
 		}
-		dst = e.appendTag(dst, tags.Value())
+		dst = e.appendTag(dst, val)
+	}
+	if len(dst) == first {
+		dst = append(dst, '{')
+	} else {
+		dst[first] = '{'
 	}
 	dst = append(dst, '}')
 	// Whatever lost bytes to U+FFFD, or is kept with a line that is not

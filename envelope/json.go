@@ -213,9 +213,12 @@ func (a *attention) reset(sect []byte) {
 	}
 }
 
-// plain reports whether raw, a non-empty part of the section, needs no
+// plain reports whether raw, empty or a part of the section, needs no
 // escaping.
 func (a *attention) plain(raw []byte) bool {
+	if len(raw) == 0 {
+		return true
+	}
 	off := cap(a.sect) - cap(raw)
 	end := off + len(raw)
 	if off < 0 || end > len(a.sect) || end > attnWords*8 || &a.sect[off] != &raw[0] {
