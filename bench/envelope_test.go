@@ -205,7 +205,9 @@ func stdFromView(line []byte, v *twitch.View, received time.Time, traceID string
 		anomalies = append(anomalies, "duplicate-tags")
 	}
 	p.Raw.Tags = map[string]string{}
-	tags := v.Msg.TagIter()
+	var m ircv3.Message
+	m.Tags = v.RawTags()
+	tags := m.TagIter()
 	badKey := false
 	for tags.Next() {
 		if !utf8.Valid(tags.Key()) {

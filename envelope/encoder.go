@@ -150,7 +150,6 @@ type Encoder struct {
 	finalDest   []byte // JSON string, quoted
 
 	rng     rand.ChaCha8
-	msg     ircv3.Message // a copy, so that the caller's m does not escape
 	view    twitch.View
 	scratch []byte
 	login   []byte // an unescaped login tag
@@ -241,9 +240,8 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	default:
 		return dst, ErrNotEnabled
 	}
-	e.msg = *m
 	v := &e.view
-	v.Reset(&e.msg)
+	v.Reset(m)
 	channel, hash := v.Channel()
 	if len(channel) == 0 {
 		return dst, ErrNoChannel
@@ -253,7 +251,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	}
 
 	e.anom, e.bad = 0, false
-	e.attn.reset(e.msg.Tags)
+	e.attn.reset(m.Tags)
 	if !hash {
 		e.anom |= anomChannelWithoutHash
 	}
