@@ -2,6 +2,8 @@ package twitch
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 
 	"github.com/ingress-egress/ingress-egress/ircv3"
 )
@@ -252,11 +254,8 @@ func (t *Tags) reset(sect []byte) {
 			continue // an empty item: ircv3.TagIter skips them too
 		}
 		ke, vs := end, end
-		for j := p; j < end; j++ {
-			if sect[j] == '=' {
-				ke, vs = j, j+1
-				break
-			}
+		if eq := indexEquals(sect[p:end]); eq >= 0 {
+			ke, vs = p+eq, p+eq+1
 		}
 		key := sect[p:ke]
 		i := t.n
@@ -283,6 +282,27 @@ func (t *Tags) reset(sect []byte) {
 	if t.slow && !t.dup {
 		t.dup = hasDuplicateKeys(sect)
 	}
+}
+
+// indexEquals returns the index of the first '=' in item, or -1. Keys are
+// short: a word-at-a-time search finds the '=' of most in one or two
+// steps, where bytes.IndexByte costs a call and a byte loop a mispredicted
+// exit per key (BenchmarkViewReset).
+func indexEquals(item []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(item); i += 8 {
+		x := binary.LittleEndian.Uint64(item[i:]) ^ ones*'='
+		if z := (x - ones) & ^x & highs; z != 0 {
+			return i + bits.TrailingZeros64(z)/8
+		}
+	}
+	for ; i < len(item); i++ {
+		if item[i] == '=' {
+			return i
+		}
+	}
+	return -1
 }
 
 // hasDuplicateKeys reports whether a raw tag section repeats a key, the

@@ -475,3 +475,12 @@ func TestUnescapedHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestIndexEquals(t *testing.T) {
+	for _, s := range []string{"", "=", "a", "a=", "=a", "abcdefg=", "abcdefgh=", "abcdefghi", "abcdefgh", "badge-info=subscriber/24",
+		"reply-thread-parent-display-name=x=y", "\xff\x80=\x3d", "a\x3c=", "0123456789abcdef", "0123456789abcdef="} {
+		if got, want := indexEquals([]byte(s)), strings.IndexByte(s, '='); got != want {
+			t.Errorf("indexEquals(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
