@@ -154,7 +154,7 @@ type Encoder struct {
 	scratch []byte
 	login   []byte // an unescaped login tag
 
-	attn      attention // of the line's tag section
+	attn      attention // of the line (or its tag section when the line is not given)
 	received  dayCache
 	sent      dayCache
 	id, trace UUID
@@ -251,7 +251,11 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	}
 
 	e.anom, e.bad = 0, false
-	e.attn.reset(m.Tags)
+	if line != nil {
+		e.attn.reset(line)
+	} else {
+		e.attn.reset(m.Tags)
+	}
 	if !hash {
 		e.anom |= anomChannelWithoutHash
 	}
@@ -289,7 +293,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 		dst = append(dst, e.typeMod...)
 	}
 	dst = append(dst, `,"source":{"platform":"twitch","channel":`...)
-	dst = appendString(dst, channel, &e.bad)
+	dst = e.str(dst, channel)
 	dst = append(dst, `,"channelId":`...)
 	dst = e.appendTag(dst, v.RoomID())
 
@@ -301,7 +305,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = append(dst, `},"user":{"id":`...)
 	dst = e.appendTag(dst, v.UserID())
 	dst = append(dst, `,"name":`...)
-	dst = appendString(dst, login, &e.bad)
+	dst = e.str(dst, login)
 	dst = append(dst, `,"displayName":`...)
 	dn := v.DisplayName()
 	if bytes.IndexByte(dn, '\\') >= 0 {
@@ -311,7 +315,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if len(dn) == 0 {
 		dn = login
 	}
-	dst = appendString(dst, dn, &e.bad)
+	dst = e.str(dst, dn)
 	dst = append(dst, `,"profileImageUrl":"","role":""},"routingSlip":[],"finalizationDestination":`...)
 	dst = append(dst, e.finalDest...)
 	dst = append(dst, `,"payload":{`...)
@@ -389,6 +393,17 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	return append(dst, "}}"...), nil
 }
 
+// str appends s, a view into the line or any other string, as a JSON
+// string.
+func (e *Encoder) str(dst, s []byte) []byte {
+	if e.attn.plain(s) {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	return appendString(dst, s, &e.bad)
+}
+
 // appendTag appends a raw tag value, unescaped, as a JSON string.
 func (e *Encoder) appendTag(dst, raw []byte) []byte {
 	if len(raw) == 0 {
@@ -406,7 +421,7 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 // raw.
 func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
 	dst = append(dst, `"text":`...)
-	dst = appendString(dst, v.Text(), &e.bad)
+	dst = e.str(dst, v.Text())
 	dst = append(dst, `,"messageId":`...)
 	dst = e.appendTag(dst, v.ID())
 	dst = append(dst, `,"badges":[`...)
@@ -435,7 +450,7 @@ func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
 		dst = append(dst, `{"id":`...)
 		dst = e.appendTag(dst, emotes.ID())
 		dst = append(dst, `,"name":`...)
-		dst = appendString(dst, emotes.Name(), &e.bad)
+		dst = e.str(dst, emotes.Name())
 		dst = append(dst, `,"start":`...)
 		dst = appendInt(dst, int64(emotes.Start()))
 		dst = append(dst, `,"end":`...)
@@ -481,11 +496,11 @@ func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
 func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []byte {
 	if v.Kind == twitch.KindClearmsg {
 		dst = append(dst, `"action":"delete","targetUserLogin":`...)
-		dst = appendString(dst, login, &e.bad)
+		dst = e.str(dst, login)
 		dst = append(dst, `,"targetMessageId":`...)
 		dst = e.appendTag(dst, v.Tags.Get(twitch.TagTargetMsgID))
 		dst = append(dst, `,"text":`...)
-		return appendString(dst, v.Text(), &e.bad)
+		return e.str(dst, v.Text())
 	}
 	if len(login) == 0 && !v.Tags.Has(twitch.TagTargetUserID) {
 		return append(dst, `"action":"clear"`...)
@@ -502,7 +517,7 @@ func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []b
 	dst = append(dst, `,"targetUserId":`...)
 	dst = e.appendTag(dst, v.Tags.Get(twitch.TagTargetUserID))
 	dst = append(dst, `,"targetUserLogin":`...)
-	dst = appendString(dst, login, &e.bad)
+	dst = e.str(dst, login)
 	if timeout {
 		dst = append(dst, `,"durationSeconds":`...)
 		dst = appendInt(dst, seconds)

@@ -181,47 +181,48 @@ func appendBool(dst []byte, b bool) []byte {
 	return append(dst, "false"...)
 }
 
-// attnWords is how many 8-byte words of a tag section the attention mask
-// covers (4 KiB); values beyond it take the escaper.
-const attnWords = 512
+// attnWords is how many 8-byte words of a line the attention mask covers
+// (16 KiB, ircv3.DefaultMaxLine); strings beyond it take the escaper.
+const attnWords = 2048
 
-// attention marks the 8-byte words of a tag section that hold a byte the
-// JSON escaper would stop at (control, '"', '\\', '<', '>', '&', non-ASCII).
-// A tag value that lies in unmarked words is written as it is: no IRC
-// escape, no JSON escape, no UTF-8 to check. One word-at-a-time pass over
-// the section replaces a scan of every value, and of every value written
-// twice (BenchmarkEnvelope).
+// attention marks the 8-byte words of a line that hold a byte the JSON
+// escaper would stop at (control, '"', '\\', '<', '>', '&', non-ASCII). A
+// view into the line (a tag value, the channel, the text, an emote name)
+// that lies in unmarked words is written as it is: no IRC escape, no JSON
+// escape, no UTF-8 to check. One word-at-a-time pass over the line replaces
+// a scan of every string, and of every string written twice
+// (BenchmarkEnvelope).
 type attention struct {
-	sect []byte
+	buf  []byte // the line, or its tag section
 	bits [attnWords / 64]uint64
 }
 
-func (a *attention) reset(sect []byte) {
-	a.sect = sect
-	n := min(len(sect), attnWords*8)
+func (a *attention) reset(buf []byte) {
+	a.buf = buf
+	n := min(len(buf), attnWords*8)
 	clear(a.bits[:(n+511)/512])
 	i := 0
 	for ; i+8 <= n; i += 8 {
-		if !plainWord(binary.LittleEndian.Uint64(sect[i:])) {
+		if !plainWord(binary.LittleEndian.Uint64(buf[i:])) {
 			a.bits[i>>9] |= 1 << (i >> 3 & 63)
 		}
 	}
 	for ; i < n; i++ {
-		if b := sect[i]; b >= utf8.RuneSelf || !htmlSafe[b] {
+		if b := buf[i]; b >= utf8.RuneSelf || !htmlSafe[b] {
 			a.bits[i>>9] |= 1 << (i >> 3 & 63)
 		}
 	}
 }
 
-// plain reports whether raw, empty or a part of the section, needs no
+// plain reports whether raw, empty or a part of the buffer, needs no
 // escaping.
 func (a *attention) plain(raw []byte) bool {
 	if len(raw) == 0 {
 		return true
 	}
-	off := cap(a.sect) - cap(raw)
+	off := cap(a.buf) - cap(raw)
 	end := off + len(raw)
-	if off < 0 || end > len(a.sect) || end > attnWords*8 || &a.sect[off] != &raw[0] {
+	if off < 0 || end > len(a.buf) || end > attnWords*8 || &a.buf[off] != &raw[0] {
 		return false
 	}
 	for w, last := off>>3, (end-1)>>3; w <= last; w++ {
