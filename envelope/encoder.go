@@ -525,6 +525,37 @@ func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []b
 	return dst
 }
 
+// rawMember appends one member of raw.tags with a leading comma.
+func (e *Encoder) rawMember(dst, key, val []byte, k twitch.TagKey) []byte {
+	if k != twitch.TagUnknown {
+		if e.attn.plain(val) {
+			dst = append(dst, jsonKeys[k]...)
+			dst = append(dst, val...)
+			return append(dst, '"')
+		}
+		kb := jsonKeys[k]
+		dst = append(dst, kb[:len(kb)-1]...)
+		return e.appendTag(dst, val)
+	}
+	if !utf8.Valid(key) {
+		// Two invalid keys could become the same JSON key: leave them
+		// out (the line is kept whole in lineBase64).
+		e.anom |= anomInvalidTagKey
+		e.bad = true
+		return dst
+	}
+	dst = append(dst, ',')
+	if len(key) > 0 && e.attn.plain(key) {
+		dst = append(dst, '"')
+		dst = append(dst, key...)
+		dst = append(dst, '"', ':')
+	} else {
+		dst = appendString(dst, key, &e.bad)
+		dst = append(dst, ':')
+	}
+	return e.appendTag(dst, val)
+}
+
 // appendRaw appends ,"raw":{...}: every tag, then the anomalies and a copy
 // of the line when there are any.
 func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
@@ -532,38 +563,18 @@ func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
 	// becomes the object's '{'.
 	dst = append(dst, `,"raw":{"tags":`...)
 	first := len(dst)
-	tags := v.UniqueTags()
-	for tags.Next() {
-		k := tags.TagKey()
-		if k == twitch.TagUnknown && !utf8.Valid(tags.Key()) {
-			// Two invalid keys could become the same JSON key: leave
-			// them out (the line is kept whole in lineBase64).
-			e.anom |= anomInvalidTagKey
-			e.bad = true
-			continue
-		}
-		val := tags.Value()
-		if k != twitch.TagUnknown {
-			if e.attn.plain(val) {
-				dst = append(dst, jsonKeys[k]...)
-				dst = append(dst, val...)
-				dst = append(dst, '"')
-				continue
-			}
-			key := jsonKeys[k]
-			dst = append(dst, key[:len(key)-1]...)
-		} else {
-			dst = append(dst, ',')
-			if key := tags.Key(); len(key) > 0 && e.attn.plain(key) {
-				dst = append(dst, '"')
-				dst = append(dst, key...)
-				dst = append(dst, '"', ':')
-			} else {
-				dst = appendString(dst, key, &e.bad)
-				dst = append(dst, ':')
+	if t := &v.Tags; t.Indexed() {
+		for i := range t.Len() {
+			key, val, k, superseded := t.Item(i)
+			if !superseded {
+				dst = e.rawMember(dst, key, val, k)
 			}
 		}
-		dst = e.appendTag(dst, val)
+	} else {
+		tags := v.UniqueTags()
+		for tags.Next() {
+			dst = e.rawMember(dst, tags.Key(), tags.Value(), tags.TagKey())
+		}
 	}
 	if len(dst) == first {
 		dst = append(dst, '{')

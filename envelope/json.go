@@ -198,8 +198,8 @@ type attention struct {
 }
 
 func (a *attention) reset(buf []byte) {
-	a.buf = buf
 	n := min(len(buf), attnWords*8)
+	a.buf = buf[:n] // plain is false past the mask
 	clear(a.bits[:(n+511)/512])
 	i := 0
 	for ; i+8 <= n; i += 8 {
@@ -215,20 +215,22 @@ func (a *attention) reset(buf []byte) {
 }
 
 // plain reports whether raw, empty or a part of the buffer, needs no
-// escaping.
+// escaping. It is small enough to be inlined: strings of up to 512 bytes
+// span at most two mask words, longer ones take the escaper.
 func (a *attention) plain(raw []byte) bool {
 	if len(raw) == 0 {
 		return true
 	}
 	off := cap(a.buf) - cap(raw)
 	end := off + len(raw)
-	if off < 0 || end > len(a.buf) || end > attnWords*8 || &a.buf[off] != &raw[0] {
+	if off < 0 || end > len(a.buf) || len(raw) > 512 || &a.buf[off] != &raw[0] {
 		return false
 	}
-	for w, last := off>>3, (end-1)>>3; w <= last; w++ {
-		if a.bits[w>>6]&(1<<(w&63)) != 0 {
-			return false
-		}
+	w0, w1 := uint(off)>>3, uint(end-1)>>3
+	lo := a.bits[(w0>>6)%(attnWords/64)] & (^uint64(0) << (w0 & 63))
+	hi := a.bits[(w1>>6)%(attnWords/64)] & (^uint64(0) >> (63 - w1&63))
+	if w0>>6 == w1>>6 {
+		return lo&hi == 0
 	}
-	return true
+	return lo|hi == 0
 }

@@ -230,6 +230,19 @@ func (t *Tags) Has(k TagKey) bool { return k < numTagKeys && t.present&(1<<k) !=
 // Len returns the number of tags in the line, duplicates included.
 func (t *Tags) Len() int { return t.n }
 
+// Indexed reports whether every tag of the line is indexed (at most 64
+// tags, at most 24 distinct unknown keys): then Item serves 0 <= i < Len.
+// UniqueTags works for any line.
+func (t *Tags) Indexed() bool { return !t.slow }
+
+// Item returns the i-th tag of an Indexed line, 0 <= i < Len: its key and
+// raw value, its TagKey, and whether a later tag with the same key
+// supersedes it. It is UniqueTags without the iterator, for hot loops.
+func (t *Tags) Item(i int) (key, val []byte, k TagKey, superseded bool) {
+	it := &t.items[i%maxTracked]
+	return t.sect[it.ks:it.ke], t.sect[it.vs:it.ve], it.k, t.skip&(1<<(i&63)) != 0
+}
+
 // Duplicates reports whether some key appears more than once.
 func (t *Tags) Duplicates() bool { return t.dup }
 

@@ -354,6 +354,21 @@ func uniqueList(it UniqueTagIter) string {
 	return strings.Join(out, ";")
 }
 
+// itemList lists the tags that Item does not mark superseded.
+func itemList(t *Tags) string {
+	var out []string
+	for i := range t.Len() {
+		key, val, k, superseded := t.Item(i)
+		if k != lookupKey(key) {
+			out = append(out, "WRONG-TAGKEY")
+		}
+		if !superseded {
+			out = append(out, string(key)+"="+string(val))
+		}
+	}
+	return strings.Join(out, ";")
+}
+
 // naiveUnique is the definition UniqueTagIter must meet.
 func naiveUnique(m *ircv3.Message) string {
 	type kv struct{ k, v string }
@@ -422,6 +437,11 @@ func TestUniqueTags(t *testing.T) {
 		v := view(t, line)
 		if got, want := uniqueList(v.UniqueTags()), naiveUnique(msgOf(t, line)); got != want {
 			t.Errorf("UniqueTags(%q)\n got %q\nwant %q", tags, got, want)
+		}
+		if v.Tags.Indexed() {
+			if got, want := itemList(&v.Tags), naiveUnique(msgOf(t, line)); got != want {
+				t.Errorf("Item(%q)\n got %q\nwant %q", tags, got, want)
+			}
 		}
 		if got, want := v.Tags.Duplicates(), naiveHasDup(msgOf(t, line)); got != want {
 			t.Errorf("Duplicates(%q) = %v, want %v", tags, got, want)
