@@ -314,13 +314,13 @@ func (v *View) Emotes() EmoteIter {
 // UniqueTags iterates over all tags in line order, each key once: a tag
 // whose key appears again later is skipped, so the last duplicate wins.
 func (v *View) UniqueTags() UniqueTagIter {
-	return UniqueTagIter{it: v.Msg.TagIter(), t: &v.Tags}
+	return newUniqueTagIter(&v.Tags, v.Msg.Tags, "")
 }
 
 // MsgParams iterates over the msg-param-* tags of a USERNOTICE, each key
 // once (the last duplicate wins); Key returns the whole key.
 func (v *View) MsgParams() UniqueTagIter {
-	return UniqueTagIter{it: v.Msg.TagIter(), t: &v.Tags, prefix: "msg-param-"}
+	return newUniqueTagIter(&v.Tags, v.Msg.Tags, "msg-param-")
 }
 
 // parseDecimal parses a raw tag value that unescapes to 1 to 18 ASCII

@@ -339,6 +339,9 @@ func uniqueList(it UniqueTagIter) string {
 	var out []string
 	for it.Next() {
 		out = append(out, string(it.Key())+"="+string(it.Value()))
+		if it.TagKey() != lookupKey(it.Key()) {
+			out = append(out, "WRONG-TAGKEY")
+		}
 	}
 	return strings.Join(out, ";")
 }
