@@ -83,6 +83,7 @@ func (in *ingest) HandleLine(ctx context.Context, l *twitch.Line) error {
 		MsgID:       msgID,
 		TraceParent: string(st.tp),
 		ContentType: "application/json",
+		Received:    l.Received,
 	})
 	if err != nil {
 		in.publishErrs.Add(1)

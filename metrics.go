@@ -4,6 +4,7 @@ import (
 	"io"
 	"runtime"
 
+	"github.com/ingress-egress/ingress-egress/bus"
 	"github.com/ingress-egress/ingress-egress/server"
 )
 
@@ -80,6 +81,8 @@ func (svc *service) metrics(w io.Writer) {
 	m.Gauge("ingress_bus_pending", "Messages accepted and not yet settled.", float64(bs.Pending))
 	m.Gauge("ingress_bus_oldest_pending_seconds", "Age of the oldest message not yet settled.", bs.OldestPending.Seconds())
 	m.Gauge("ingress_bus_ready", "1 when the publisher reaches the bus.", b2f(bs.Ready))
+	m.Histogram("ingress_receive_to_ack_seconds", "Time from reading a line to the bus acknowledging its envelope.",
+		bus.AckLatencyBuckets[:], bs.AckLatency.Counts[:], bs.AckLatency.Count, bs.AckLatency.Sum)
 
 	m.Gauge("ingress_credentials_ready", "1 when chat credentials are known and valid.", b2f(as.Ready), server.Label{Name: "mode", Value: string(as.Mode)})
 	if !as.ExpiresAt.IsZero() {
