@@ -16,7 +16,7 @@ func TestParseCommand(t *testing.T) {
 		"VERB\x00\n" +
 		"LAST :no newline"
 	var out, errOut bytes.Buffer
-	if code := run([]string{"parse", "--max-line", "64"}, strings.NewReader(in), &out, &errOut); code != 0 {
+	if code := run([]string{"parse", "--max-line", "64"}, noEnv, strings.NewReader(in), &out, &errOut); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 	want := []string{
@@ -40,11 +40,12 @@ func TestParseCommand(t *testing.T) {
 
 func TestVersionAndUsage(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run([]string{"version"}, nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "ingress-egress ") {
+	if code := run([]string{"version"}, noEnv, nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "ingress-egress ") {
 		t.Errorf("version: exit %d, %q", code, out.String())
 	}
 	out.Reset()
-	if code := run([]string{"nonsense"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage") {
+	if code := run([]string{"nonsense"}, noEnv, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage") {
 		t.Errorf("unknown command: exit %d, stderr %q", code, errOut.String())
 	}
 }
+func noEnv(string) string { return "" }

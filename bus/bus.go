@@ -1,0 +1,835 @@
+// Package bus publishes encoded envelopes to a message bus without losing
+// them: a bounded queue, batching, retries with backoff, failure events, and
+// backpressure instead of drops.
+//
+// The transports live in subpackages that import bus (natsbus, embedded,
+// pubsubbus, stdoutbus) and implement Driver; bustest has an in-memory fake.
+//
+// Every message that Publish accepts ends as exactly one of:
+//
+//   - acknowledged by the bus (Stats.Acked);
+//   - published as a failure event on Options.Prefix + "internal.finalize.v1"
+//     after its retries ran out or a permanent error (Stats.FailureEvents);
+//   - lost: logged at error level with its ids and counted (Stats.Lost), when
+//     even the failure event could not be published or Close gave up.
+//
+// so that Accepted == Acked + FailureEvents + Lost + Pending at any moment.
+package bus
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Subjects (topics) of the platform, without the deployment's prefix.
+const (
+	Ingress  = "internal.ingress.v1"
+	Finalize = "internal.finalize.v1"
+)
+
+// Message is one encoded envelope and its transport hints.
+type Message struct {
+	// Subject is the full subject or topic, prefix included.
+	Subject string
+	// Data is the encoded envelope. Publish copies it: the caller may reuse
+	// the buffer as soon as Publish returns.
+	Data []byte
+	// MsgID is the deduplication key (Nats-Msg-Id, a Pub/Sub attribute): the
+	// Twitch message id when there is one. Empty means none.
+	MsgID string
+	// TraceParent is a W3C traceparent header value, or empty.
+	TraceParent string
+	// ContentType is the payload's media type, or empty.
+	ContentType string
+	// Received is when the message was read from its source (the IRC
+	// line's receive time); Stats.AckLatency measures from it to the
+	// acknowledgement. Zero leaves the message out of the histogram.
+	Received time.Time
+}
+
+// AckLatencyBuckets are the upper bounds, in seconds, of the buckets of
+// Stats.AckLatency.
+var AckLatencyBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// Histogram counts observations in AckLatencyBuckets: Counts[i] holds those
+// above bucket i-1's bound and at most bucket i's (not cumulative); those
+// above every bound are only in Count.
+type Histogram struct {
+	Counts [len(AckLatencyBuckets)]uint64
+	Count  uint64
+	Sum    float64 // seconds
+}
+
+func (h *Histogram) observe(sec float64) {
+	h.Count++
+	h.Sum += sec
+	for i, ub := range AckLatencyBuckets {
+		if sec <= ub {
+			h.Counts[i]++
+			return
+		}
+	}
+}
+
+// Batch is the unit a Driver works on. The Publisher owns it and reuses it
+// batch after batch; a driver may keep its own per-batch state in State (set
+// it once, reuse it: the same *Batch comes back).
+type Batch struct {
+	// Msgs are the messages, in order. They and their Data are valid until
+	// Wait returns.
+	Msgs []Message
+	// Errs receives each message's outcome (len(Errs) == len(Msgs), all nil
+	// on entry to Send): nil means the bus acknowledged it. Failures are
+	// classified with Permanent and Unavailable (unclassified: retryable).
+	Errs []error
+	// State is the driver's, untouched by the Publisher.
+	State any
+}
+
+// Driver is a transport, in two steps so that order and concurrency do not
+// fight: Send puts a batch on the wire in order, Wait collects its
+// acknowledgements while later batches are being sent.
+type Driver interface {
+	// Send submits b.Msgs in order. Calls to Send never overlap, so the
+	// order of calls is the order of messages on the wire. Send may block
+	// for the transport's flow control; it may also settle some or all of
+	// b.Errs itself (a driver without acknowledgements does all its work
+	// here).
+	Send(ctx context.Context, b *Batch)
+	// Wait blocks until every message of b has its outcome in b.Errs. It
+	// is called once per Send, concurrently for up to Options.MaxInFlight
+	// batches. It must return within the transport's ack timeout, and
+	// promptly once ctx is done.
+	Wait(ctx context.Context, b *Batch)
+	// Close releases the transport. The Publisher calls it once, from
+	// Publisher.Close, after draining.
+	Close() error
+}
+
+// Readier is implemented by drivers that know whether the bus is reachable.
+type Readier interface{ Ready() bool }
+
+// Options configure a Publisher. The zero value is usable: every field has a
+// default.
+type Options struct {
+	// Prefix is prepended to the failure subject (BUS_PREFIX). Default "".
+	Prefix string
+	// FailureSubject is where failure events go, before Prefix.
+	// Default Finalize ("internal.finalize.v1").
+	FailureSubject string
+
+	// MaxQueue bounds the messages held (accepted, not yet settled).
+	// Default 8192.
+	MaxQueue int
+	// MaxQueueBytes bounds the bytes of Data held; the buffer memory the
+	// queue keeps for reuse is bounded by it as well. Default 32 MiB.
+	MaxQueueBytes int
+	// MaxMessageBytes is the largest Data Publish accepts (ErrTooLarge
+	// beyond). Default 1 MiB (NATS's default max_payload); at most
+	// MaxQueueBytes.
+	MaxMessageBytes int
+
+	// BatchSize is the most messages in one Driver.Publish call. Default 256.
+	BatchSize int
+	// BatchBytes is the most bytes of Data in one batch (a single larger
+	// message goes alone). Default 1 MiB.
+	BatchBytes int
+	// BatchDelay is how long a partial batch waits for more messages while
+	// a sender is idle. Default 1 ms; negative means no wait.
+	BatchDelay time.Duration
+	// MaxInFlight is the number of batches sent concurrently (the window is
+	// BatchSize*MaxInFlight messages). Default 16.
+	MaxInFlight int
+
+	// MaxRetries is the number of re-sends after retryable failures before
+	// a message becomes a failure event (PUBLISH_MAX_RETRIES). Default 5;
+	// negative means none.
+	MaxRetries int
+	// RetryBackoff is the first backoff step. Default 100 ms.
+	RetryBackoff time.Duration
+	// MaxBackoff caps the backoff (before full jitter). Default 5 s.
+	MaxBackoff time.Duration
+
+	// FailureEnvelopeMax is the largest original envelope embedded whole in
+	// a failure event; a larger one is embedded as a truncated string.
+	// Default 64 KiB.
+	FailureEnvelopeMax int
+
+	// Logger receives state changes and lost messages. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.FailureSubject == "" {
+		o.FailureSubject = Finalize
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 8192
+	}
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = 32 << 20
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 1 << 20
+	}
+	o.MaxMessageBytes = min(o.MaxMessageBytes, o.MaxQueueBytes)
+	if o.BatchSize <= 0 {
+		o.BatchSize = 256
+	}
+	o.BatchSize = min(o.BatchSize, o.MaxQueue)
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 1 << 20
+	}
+	if o.BatchDelay == 0 {
+		o.BatchDelay = time.Millisecond
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 16
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 5
+	} else if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.RetryBackoff)
+	if o.FailureEnvelopeMax <= 0 {
+		o.FailureEnvelopeMax = 64 << 10
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// RetrySpan is the longest time a message can spend in retries with these
+// options (the sum of the capped backoff steps, before jitter). A
+// deduplication window (NATS stream Duplicates) should be at least this plus
+// the transport's ack timeout times the attempts.
+func (o Options) RetrySpan() time.Duration {
+	o.setDefaults()
+	var d time.Duration
+	for n := range o.MaxRetries {
+		d += backoffCap(o.RetryBackoff, o.MaxBackoff, n)
+	}
+	return d
+}
+
+// Stats is a snapshot of a Publisher. It carries no payload and no secret.
+type Stats struct {
+	Ready         bool          // not closed and the driver (if it can tell) reaches the bus
+	Queued        int           // messages held in the queue (≤ MaxQueue)
+	QueuedBytes   int64         // bytes of Data held (≤ MaxQueueBytes)
+	RetainedBytes int64         // buffer capacity the queue holds, reused across messages
+	Pending       int           // accepted and not yet settled
+	OldestPending time.Duration // age of the oldest message not yet settled
+
+	Accepted      uint64 // messages Publish accepted
+	Acked         uint64 // acknowledged by the bus
+	FailureEvents uint64 // ended as a failure event on the failure subject
+	Lost          uint64 // ended logged and counted, not delivered
+
+	Retries          uint64        // re-sends after a retryable failure
+	Unavailable      uint64        // sends refused because the bus was down (re-sent, no attempt spent)
+	Permanent        uint64        // sends failed with a permanent error
+	Batches          uint64        // Driver.Publish calls for messages
+	Blocked          uint64        // Publish calls that waited for room
+	BackpressureWait time.Duration // total time Publish calls waited for room
+	LastError        string        // the last send error (bounded, driver text)
+	LastErrorAt      time.Time
+
+	// AckLatency is the time from Message.Received to the bus's
+	// acknowledgement, for acknowledged messages that carry Received.
+	AckLatency Histogram
+}
+
+type slot struct {
+	msg      Message // Data aliases buf
+	buf      []byte
+	enqAt    time.Time
+	attempts int // sends that failed retryably
+	sends    int // sends in all
+	lastErr  error
+	settled  bool
+}
+
+type job struct {
+	seqs   []uint64
+	b      Batch
+	failed []uint64 // seqs that become failure events
+
+	evBuf []byte
+	evOff []int
+	ev    Batch
+}
+
+// Publisher batches messages to a Driver. It is safe for concurrent use.
+type Publisher struct {
+	d    Driver
+	opts Options
+	log  *slog.Logger
+
+	ctx    context.Context // cancelled when Close gives up
+	cancel context.CancelFunc
+
+	sendMu sync.Mutex // serializes Driver.Send
+	jobs   chan *job
+	idle   chan *job
+	wake   chan struct{}
+	done   chan struct{} // closed when the dispatcher and senders have exited
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	slots   []slot
+	headSeq uint64 // oldest slot still held
+	nextSeq uint64 // next new message to dispatch
+	tailSeq uint64 // next sequence to assign
+	bytes   int64
+	retain  int64
+	pending int
+
+	retry     []uint64 // seqs waiting for a re-send, sorted
+	retryAt   time.Time
+	backoffN  int
+	sleeping  bool // the dispatcher waits for wake
+	flushers  int
+	closed    bool
+	aborted   bool
+	roomCh    chan struct{} // closed when room is made; nil when nobody waits
+	settledCh chan struct{} // closed when headSeq advances; nil when nobody waits
+	lost      []Undelivered
+	st        Stats
+}
+
+// New starts a Publisher over d. Close it to drain and release d.
+func New(d Driver, opts Options) *Publisher {
+	opts.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Publisher{
+		d: d, opts: opts, log: opts.Logger,
+		ctx: ctx, cancel: cancel,
+		jobs:  make(chan *job),
+		idle:  make(chan *job, opts.MaxInFlight),
+		wake:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+		slots: make([]slot, opts.MaxQueue),
+		retry: make([]uint64, 0, opts.MaxQueue),
+	}
+	for range opts.MaxInFlight {
+		p.idle <- &job{
+			seqs: make([]uint64, 0, opts.BatchSize),
+			b: Batch{
+				Msgs: make([]Message, 0, opts.BatchSize),
+				Errs: make([]error, 0, opts.BatchSize),
+			},
+		}
+		p.wg.Add(1)
+		go p.sender()
+	}
+	p.wg.Add(1)
+	go p.dispatch()
+	go func() { p.wg.Wait(); close(p.done) }()
+	return p
+}
+
+// Publish copies m into the queue and returns without waiting for the
+// network. When the queue is full (MaxQueue messages or MaxQueueBytes bytes)
+// it blocks until there is room or ctx is done; it never drops. It returns
+// ctx's error if ctx ended first, ErrClosed after Close, ErrNoSubject or
+// ErrTooLarge for a message it refuses. A nil error means m is accepted and
+// will end acknowledged, as a failure event, or counted lost.
+func (p *Publisher) Publish(ctx context.Context, m Message) error {
+	if m.Subject == "" {
+		return ErrNoSubject
+	}
+	if len(m.Data) > p.opts.MaxMessageBytes {
+		return ErrTooLarge
+	}
+	n := int64(len(m.Data))
+	p.mu.Lock()
+	var waitStart time.Time
+	for {
+		if p.closed {
+			p.mu.Unlock()
+			return ErrClosed
+		}
+		if int(p.tailSeq-p.headSeq) < len(p.slots) && (p.bytes+n <= int64(p.opts.MaxQueueBytes) || p.tailSeq == p.headSeq) {
+			break
+		}
+		if waitStart.IsZero() {
+			waitStart = time.Now()
+			p.st.Blocked++
+		}
+		if p.roomCh == nil {
+			p.roomCh = make(chan struct{})
+		}
+		ch := p.roomCh
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			p.mu.Lock()
+			p.st.BackpressureWait += time.Since(waitStart)
+			p.mu.Unlock()
+			return ctx.Err()
+		}
+		p.mu.Lock()
+	}
+	now := time.Now()
+	if !waitStart.IsZero() {
+		p.st.BackpressureWait += now.Sub(waitStart)
+	}
+	s := &p.slots[p.tailSeq%uint64(len(p.slots))]
+	oldCap := cap(s.buf)
+	s.buf = append(s.buf[:0], m.Data...)
+	p.retain += int64(cap(s.buf) - oldCap)
+	m.Data = s.buf
+	s.msg = m
+	s.enqAt = now
+	s.attempts = 0
+	s.sends = 0
+	s.lastErr = nil
+	s.settled = false
+	p.tailSeq++
+	p.bytes += n
+	p.pending++
+	p.st.Accepted++
+	if p.sleeping {
+		p.sleeping = false
+		p.mu.Unlock()
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+		return nil
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// Flush sends what is queued without waiting for BatchDelay and waits until
+// every message accepted before the call has settled (acknowledged, failure
+// event, or lost), or ctx is done. During an outage it waits for the bus.
+func (p *Publisher) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	target := p.tailSeq
+	p.flushers++
+	defer func() {
+		p.mu.Lock()
+		p.flushers--
+		p.mu.Unlock()
+	}()
+	p.kickLocked()
+	for p.headSeq < target {
+		if p.settledCh == nil {
+			p.settledCh = make(chan struct{})
+		}
+		ch := p.settledCh
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.mu.Lock()
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// Undelivered names a message that Close had to give up on.
+type Undelivered struct {
+	Subject  string
+	MsgID    string
+	Age      time.Duration
+	Attempts int // sends of the message
+	LastErr  string
+}
+
+// Report is what Close returns: the final counters and the messages it could
+// not deliver (also counted in Stats.Lost and logged).
+type Report struct {
+	Stats       Stats
+	Undelivered []Undelivered
+}
+
+// Close stops intake (Publish returns ErrClosed, blocked callers too), sends
+// everything queued and waits for it until ctx is done. What is still
+// unsettled then is abandoned: counted lost, logged, and listed in the
+// Report. Close then closes the driver. It returns ctx's error if it gave up,
+// joined with the driver's Close error.
+func (p *Publisher) Close(ctx context.Context) (Report, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return Report{Stats: p.Stats()}, ErrClosed
+	}
+	p.closed = true
+	p.broadcastRoomLocked()
+	p.kickLocked()
+	p.mu.Unlock()
+
+	ferr := p.Flush(ctx)
+	if ferr != nil {
+		p.mu.Lock()
+		p.aborted = true
+		// Everything not in a sender's hands is abandoned now; the senders
+		// abandon theirs when the cancelled context returns them.
+		for _, seq := range p.retry {
+			p.loseLocked(seq, ferr)
+		}
+		p.retry = p.retry[:0]
+		for ; p.nextSeq < p.tailSeq; p.nextSeq++ {
+			p.loseLocked(p.nextSeq, ferr)
+		}
+		p.advanceLocked()
+		p.kickLocked()
+		p.mu.Unlock()
+		p.cancel()
+	}
+	<-p.done
+	p.cancel()
+	derr := p.d.Close()
+	p.mu.Lock()
+	rep := Report{Undelivered: p.lost}
+	p.lost = nil
+	p.mu.Unlock()
+	rep.Stats = p.Stats()
+	if ferr != nil || derr != nil {
+		return rep, joinErr(ferr, derr)
+	}
+	return rep, nil
+}
+
+func joinErr(a, b error) error {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return &joined{a, b}
+}
+
+type joined struct{ a, b error }
+
+func (j *joined) Error() string   { return j.a.Error() + "; " + j.b.Error() }
+func (j *joined) Unwrap() []error { return []error{j.a, j.b} }
+
+// Ready reports whether the publisher accepts messages and, when the driver
+// can tell, reaches the bus.
+func (p *Publisher) Ready() bool {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return false
+	}
+	if r, ok := p.d.(Readier); ok {
+		return r.Ready()
+	}
+	return true
+}
+
+// Stats returns a snapshot of the counters and the queue.
+func (p *Publisher) Stats() Stats {
+	ready := p.Ready()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.st
+	s.Ready = ready
+	s.Queued = int(p.tailSeq - p.headSeq)
+	s.QueuedBytes = p.bytes
+	s.RetainedBytes = p.retain
+	s.Pending = p.pending
+	if p.headSeq < p.tailSeq {
+		s.OldestPending = time.Since(p.slot(p.headSeq).enqAt)
+	}
+	return s
+}
+
+func (p *Publisher) slot(seq uint64) *slot { return &p.slots[seq%uint64(len(p.slots))] }
+
+func (p *Publisher) kickLocked() {
+	if p.sleeping {
+		p.sleeping = false
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *Publisher) broadcastRoomLocked() {
+	if p.roomCh != nil {
+		close(p.roomCh)
+		p.roomCh = nil
+	}
+}
+
+// dispatch forms batches and hands them to idle senders.
+func (p *Publisher) dispatch() {
+	defer p.wg.Done()
+	defer close(p.jobs)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var j *job
+	for {
+		if j == nil {
+			j = <-p.idle
+		}
+		p.mu.Lock()
+		if p.closed && p.pending == 0 {
+			p.mu.Unlock()
+			return
+		}
+		wait := p.fillLocked(j, time.Now())
+		if n := len(j.seqs); n > 0 {
+			p.st.Batches++
+			p.mu.Unlock()
+			j.b.Msgs = j.b.Msgs[:n]
+			j.b.Errs = j.b.Errs[:n]
+			clear(j.b.Errs)
+			p.sendMu.Lock()
+			p.d.Send(p.ctx, &j.b)
+			p.sendMu.Unlock()
+			p.jobs <- j
+			j = nil
+			continue
+		}
+		p.sleeping = true
+		p.mu.Unlock()
+		if wait > 0 {
+			timer.Reset(wait)
+		}
+		select {
+		case <-p.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+		p.mu.Lock()
+		p.sleeping = false
+		p.mu.Unlock()
+	}
+}
+
+// fillLocked puts the next batch into j, or returns how long to wait (0:
+// until woken).
+func (p *Publisher) fillLocked(j *job, now time.Time) time.Duration {
+	j.seqs = j.seqs[:0]
+	if p.aborted {
+		return 0
+	}
+	bytes := 0
+	add := func(seq uint64) bool {
+		s := p.slot(seq)
+		n := len(s.msg.Data)
+		if len(j.seqs) > 0 && (len(j.seqs) == p.opts.BatchSize || bytes+n > p.opts.BatchBytes) {
+			return false
+		}
+		j.b.Msgs = append(j.b.Msgs[:len(j.seqs)], s.msg)
+		j.seqs = append(j.seqs, seq)
+		s.sends++
+		bytes += n
+		return true
+	}
+	if len(p.retry) > 0 {
+		// Re-sends go first, and new messages wait behind them, so that a
+		// failure does not reorder more than the window in flight.
+		if d := p.retryAt.Sub(now); d > 0 {
+			return d
+		}
+		i := 0
+		for i < len(p.retry) && add(p.retry[i]) {
+			i++
+		}
+		p.retry = append(p.retry[:0], p.retry[i:]...)
+		return 0
+	}
+	unsent := p.tailSeq - p.nextSeq
+	if unsent == 0 {
+		return 0
+	}
+	if p.opts.BatchDelay > 0 && int(unsent) < p.opts.BatchSize && p.flushers == 0 && !p.closed {
+		if d := p.opts.BatchDelay - now.Sub(p.slot(p.nextSeq).enqAt); d > 0 {
+			ub := 0
+			for seq := p.nextSeq; seq < p.tailSeq; seq++ {
+				ub += len(p.slot(seq).msg.Data)
+			}
+			if ub < p.opts.BatchBytes {
+				return d
+			}
+		}
+	}
+	for p.nextSeq < p.tailSeq && add(p.nextSeq) {
+		p.nextSeq++
+	}
+	return 0
+}
+
+// sender waits for a sent batch's acknowledgements and settles it.
+func (p *Publisher) sender() {
+	defer p.wg.Done()
+	for j := range p.jobs {
+		p.d.Wait(p.ctx, &j.b)
+		p.complete(j)
+		clear(j.b.Msgs)
+		j.b.Msgs = j.b.Msgs[:0]
+		p.idle <- j
+	}
+}
+
+// complete settles a finished batch: acks, re-sends, failure events.
+func (p *Publisher) complete(j *job) {
+	n := len(j.seqs)
+	now := time.Now()
+	p.mu.Lock()
+	j.failed = j.failed[:0]
+	allOK := true
+	for i, seq := range j.seqs {
+		err := j.b.Errs[i]
+		s := p.slot(seq)
+		if err == nil {
+			p.st.Acked++
+			if !s.msg.Received.IsZero() {
+				p.st.AckLatency.observe(now.Sub(s.msg.Received).Seconds())
+			}
+			p.settleLocked(seq)
+			continue
+		}
+		allOK = false
+		p.noteErrLocked(err)
+		s.lastErr = err
+		if p.aborted {
+			p.loseLocked(seq, err)
+			continue
+		}
+		switch classOf(err) {
+		case classPermanent:
+			p.st.Permanent++
+			j.failed = append(j.failed, seq)
+		case classUnavailable:
+			p.st.Unavailable++
+			p.retry = append(p.retry, seq)
+		default:
+			s.attempts++
+			if s.attempts > p.opts.MaxRetries {
+				j.failed = append(j.failed, seq)
+			} else {
+				p.st.Retries++
+				p.retry = append(p.retry, seq)
+			}
+		}
+	}
+	if allOK && n > 0 {
+		p.backoffN = 0
+	}
+	if len(p.retry) > 0 && !p.aborted {
+		slices.Sort(p.retry)
+		if !p.retryAt.After(time.Now()) {
+			d := backoffCap(p.opts.RetryBackoff, p.opts.MaxBackoff, p.backoffN)
+			p.backoffN++
+			p.retryAt = time.Now().Add(time.Duration(rand.Int64N(int64(d)) + 1))
+		}
+	}
+	p.advanceLocked()
+	p.kickLocked()
+	p.mu.Unlock()
+	if len(j.failed) > 0 {
+		p.publishFailures(j)
+	}
+}
+
+func backoffCap(base, limit time.Duration, n int) time.Duration {
+	if n > 30 {
+		return limit
+	}
+	return min(limit, base<<n)
+}
+
+func (p *Publisher) noteErrLocked(err error) {
+	msg := err.Error()
+	if len(msg) > 256 {
+		msg = msg[:256]
+	}
+	if msg != p.st.LastError {
+		p.st.LastError = msg
+	}
+	p.st.LastErrorAt = time.Now()
+}
+
+// settleLocked marks seq finished. The slot is freed when it reaches the head.
+func (p *Publisher) settleLocked(seq uint64) {
+	s := p.slot(seq)
+	if s.settled {
+		return
+	}
+	s.settled = true
+	p.pending--
+}
+
+// advanceLocked frees settled slots at the head of the queue.
+func (p *Publisher) advanceLocked() {
+	moved := false
+	for p.headSeq < p.tailSeq && p.headSeq < p.nextSeq {
+		s := p.slot(p.headSeq)
+		if !s.settled {
+			break
+		}
+		p.bytes -= int64(len(s.msg.Data))
+		if p.retain > int64(p.opts.MaxQueueBytes) {
+			p.retain -= int64(cap(s.buf))
+			s.buf = nil
+		}
+		s.msg = Message{}
+		s.lastErr = nil
+		p.headSeq++
+		moved = true
+	}
+	if moved {
+		p.broadcastRoomLocked()
+		if p.settledCh != nil {
+			close(p.settledCh)
+			p.settledCh = nil
+		}
+	}
+}
+
+// loseLocked settles seq as lost: logged with its ids and counted.
+func (p *Publisher) loseLocked(seq uint64, err error) {
+	s := p.slot(seq)
+	if s.settled {
+		return
+	}
+	p.st.Lost++
+	u := Undelivered{
+		Subject: s.msg.Subject, MsgID: s.msg.MsgID,
+		Age: time.Since(s.enqAt), Attempts: s.sends,
+	}
+	if err != nil {
+		u.LastErr = err.Error()
+	}
+	if p.closed {
+		p.lost = append(p.lost, u)
+	}
+	p.log.Error("bus: message lost",
+		"subject", u.Subject, "msg_id", u.MsgID, "attempts", u.Attempts,
+		"error", u.LastErr, "snippet", snippet(s.msg.Data))
+	p.settleLocked(seq)
+}
+
+func snippet(b []byte) string {
+	const max = 120
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
+}

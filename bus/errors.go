@@ -1,0 +1,72 @@
+package bus
+
+import "errors"
+
+// Errors returned by the Publisher.
+var (
+	// ErrClosed is returned by Publish after Close was called, and by a second Close.
+	ErrClosed = errors.New("bus: publisher closed")
+	// ErrNoSubject is returned by Publish for a message without a subject.
+	ErrNoSubject = errors.New("bus: message has no subject")
+	// ErrTooLarge is returned by Publish for a message larger than
+	// Options.MaxMessageBytes. Such a message is not accepted (and not counted).
+	ErrTooLarge = errors.New("bus: message too large")
+)
+
+// The classes of a failed send. A driver classifies each failure it reports
+// with Permanent or Unavailable; an error left unclassified is retryable.
+//
+//   - retryable: the bus refused or did not acknowledge the message while it
+//     was reachable (an ack timeout, a transient server error). It is sent
+//     again with backoff, up to Options.MaxRetries times, then it becomes a
+//     failure event.
+//   - permanent: it will never succeed (too large, invalid subject, permission
+//     denied, stream full with discard-new). It becomes a failure event at once.
+//   - unavailable: the bus is down (disconnected, no responders). The message
+//     was not judged; it is sent again with capped backoff without spending an
+//     attempt, for as long as it takes. The bounded queue fills and Publish
+//     blocks, which is how an outage reaches the reader as backpressure.
+type classified struct {
+	err   error
+	class int
+}
+
+const (
+	classRetryable = iota
+	classPermanent
+	classUnavailable
+)
+
+func (e *classified) Error() string { return e.err.Error() }
+func (e *classified) Unwrap() error { return e.err }
+
+// Permanent marks err as one that no retry will cure. A nil err stays nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &classified{err, classPermanent}
+}
+
+// Unavailable marks err as "the bus is down": the send is repeated until the
+// bus returns, without counting an attempt. A nil err stays nil.
+func Unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &classified{err, classUnavailable}
+}
+
+// IsPermanent reports whether err (or an error it wraps) was marked Permanent.
+func IsPermanent(err error) bool { return classOf(err) == classPermanent }
+
+// IsUnavailable reports whether err (or an error it wraps) was marked Unavailable.
+func IsUnavailable(err error) bool { return classOf(err) == classUnavailable }
+
+func classOf(err error) int {
+	var c *classified
+	if errors.As(err, &c) {
+		return c.class
+	}
+	return classRetryable
+}

@@ -1,0 +1,447 @@
+// Package natsbus is the NATS transport of bus: JetStream publishes with
+// acknowledgements and deduplication (at-least-once, duplicates removed
+// within the stream's window), or plain core NATS (at-most-once).
+//
+// JetStream mode: every message is published asynchronously with
+// Nats-Msg-Id = Message.MsgID, the number of unacknowledged publishes is
+// bounded (Options.MaxPending) and each has an ack timeout
+// (Options.AckTimeout). A publish that fails because the connection dropped
+// (ErrDisconnected, which nats.go reports for every pending publish on
+// reconnect) or whose ack timed out is published again by bus.Publisher with
+// the same id, and the stream drops the duplicate. The connection never gives
+// up reconnecting (MaxReconnects -1); while it is down, sends are classified
+// bus.Unavailable, so the publisher keeps its messages, blocks its callers
+// when its queue is full, and delivers when the server is back.
+//
+// Core mode: messages are written to the connection and counted as
+// delivered; nothing confirms that a subscriber, or the server, got them. A
+// message in flight when the connection drops may be lost. Use it for speed
+// when losing a message is acceptable.
+package natsbus
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ingress-egress/ingress-egress/bus"
+)
+
+// Mode selects the delivery guarantee.
+type Mode int
+
+const (
+	// JetStream publishes to a stream and waits for its acknowledgement:
+	// at-least-once, deduplicated by Nats-Msg-Id within the stream's window.
+	JetStream Mode = iota
+	// Core publishes plain NATS messages: at-most-once.
+	Core
+)
+
+// Header names set on every message (when the value is not empty).
+const (
+	HeaderMsgID       = "Nats-Msg-Id" // jetstream.MsgIDHeader
+	HeaderTraceParent = "traceparent"
+	HeaderContentType = "Content-Type"
+)
+
+// Options configure a Driver. The zero value connects to nats://127.0.0.1:4222
+// in JetStream mode and does not create a stream.
+type Options struct {
+	// URL is the server URL, or a comma-separated list (NATS_URL).
+	// Default nats.DefaultURL ("nats://127.0.0.1:4222").
+	URL string
+	// Mode is JetStream (default) or Core.
+	Mode Mode
+	// Name is the connection name shown by the server. Default "ingress-egress".
+	Name string
+
+	// CredsFile is a NATS credentials (.creds) file (NATS_CREDS). Default none.
+	CredsFile string
+	// Token is an auth token (NATS_TOKEN). It is a secret: it is never logged
+	// and never appears in Stats or errors of this package.
+	Token string
+	// TLS is a client TLS configuration; nil uses TLS only for tls:// URLs
+	// with the system roots (plus the files below).
+	TLS *tls.Config
+	// TLSCAFile, TLSCertFile, TLSKeyFile are PEM files for the server's CA
+	// and a client certificate (mutual TLS). Default none.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
+
+	// AckTimeout is how long a JetStream publish waits for its ack before
+	// it fails (and is published again). Default 5 s.
+	AckTimeout time.Duration
+	// MaxPending bounds the JetStream publishes awaiting an ack; a send
+	// beyond it waits (up to 200 ms, then the batch is retried). Keep it at
+	// least the publisher's window (bus.Options.BatchSize*MaxInFlight).
+	// Default 4096.
+	MaxPending int
+	// ReconnectWait is the pause between reconnect attempts (jittered).
+	// Default 1 s.
+	ReconnectWait time.Duration
+	// ReconnectJitter is the random extra pause added to ReconnectWait.
+	// Default 100 ms.
+	ReconnectJitter time.Duration
+	// ReconnectBufSize bounds what the connection buffers while
+	// reconnecting; beyond it sends fail and the publisher retries them.
+	// Default 8 MiB.
+	ReconnectBufSize int
+	// PingInterval is how often the client pings an idle server; after 3
+	// unanswered pings the connection is declared stale and re-dialled.
+	// Default 20 s.
+	PingInterval time.Duration
+
+	// Stream, when not nil, is created (or updated) at New, so that the
+	// subjects are stored. Off by default: in production the stream belongs
+	// to the platform.
+	Stream *StreamOptions
+
+	// Logger receives connection state changes. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// StreamOptions describe the stream EnsureStream creates.
+type StreamOptions struct {
+	// Name of the stream (NATS_STREAM). Default "INGRESS".
+	Name string
+	// Subjects the stream stores. Required.
+	Subjects []string
+	// Duplicates is the deduplication window. It must be at least the
+	// longest time a message can spend being re-sent: bus.Options.RetrySpan()
+	// plus (MaxRetries+1) ack timeouts. Default 2 min (which covers the
+	// defaults, 3.1 s + 6×5 s). An outage longer than the window can produce
+	// a duplicate for a message whose ack was lost.
+	Duplicates time.Duration
+	// MaxAge bounds how long messages are kept. Default 0 (forever).
+	MaxAge time.Duration
+	// MaxBytes bounds the stream's size (oldest messages are discarded).
+	// Default -1 (unlimited).
+	MaxBytes int64
+	// Memory stores the stream in memory instead of files.
+	Memory bool
+}
+
+func (o *Options) setDefaults() {
+	if o.URL == "" {
+		o.URL = nats.DefaultURL
+	}
+	if o.Name == "" {
+		o.Name = "ingress-egress"
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = 5 * time.Second
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 4096
+	}
+	if o.ReconnectWait <= 0 {
+		o.ReconnectWait = time.Second
+	}
+	if o.ReconnectJitter <= 0 {
+		o.ReconnectJitter = 100 * time.Millisecond
+	}
+	if o.ReconnectBufSize == 0 {
+		o.ReconnectBufSize = 8 << 20
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 20 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Driver publishes to NATS. It implements bus.Driver and bus.Readier.
+type Driver struct {
+	opts Options
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	log  *slog.Logger
+}
+
+// RedactURL returns the URL list with any user information removed, for logs.
+func RedactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "(unparsable url)"
+			continue
+		}
+		if u.User != nil {
+			u.User = url.User("REDACTED")
+		}
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// New connects (and, with opts.Stream, creates the stream). The connection
+// keeps retrying in the background if the server is not up yet; only
+// creating the stream waits for it, until ctx is done.
+func New(ctx context.Context, opts Options) (*Driver, error) {
+	opts.setDefaults()
+	d := &Driver{opts: opts, log: opts.Logger.With("component", "natsbus")}
+	nopts := []nats.Option{
+		nats.Name(opts.Name),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(opts.ReconnectWait),
+		nats.ReconnectJitter(opts.ReconnectJitter, opts.ReconnectJitter),
+		nats.ReconnectBufSize(opts.ReconnectBufSize),
+		nats.PingInterval(opts.PingInterval),
+		nats.MaxPingsOutstanding(3),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil { // our own Close: not an outage
+				d.log.Debug("nats: disconnected by close")
+				return
+			}
+			d.log.Warn("nats: disconnected", "error", errString(err))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			d.log.Info("nats: reconnected", "server", RedactURL(nc.ConnectedUrlRedacted()))
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { d.log.Info("nats: connection closed") }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			d.log.Warn("nats: async error", "error", errString(err))
+		}),
+	}
+	if opts.CredsFile != "" {
+		nopts = append(nopts, nats.UserCredentials(opts.CredsFile))
+	}
+	if opts.Token != "" {
+		nopts = append(nopts, nats.Token(opts.Token))
+	}
+	if opts.TLS != nil {
+		nopts = append(nopts, nats.Secure(opts.TLS))
+	}
+	if opts.TLSCAFile != "" {
+		nopts = append(nopts, nats.RootCAs(opts.TLSCAFile))
+	}
+	if opts.TLSCertFile != "" || opts.TLSKeyFile != "" {
+		nopts = append(nopts, nats.ClientCert(opts.TLSCertFile, opts.TLSKeyFile))
+	}
+	nc, err := nats.Connect(opts.URL, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: connect %s: %w", RedactURL(opts.URL), err)
+	}
+	d.nc = nc
+	if opts.Mode == JetStream {
+		d.js, err = jetstream.New(nc,
+			jetstream.WithPublishAsyncMaxPending(opts.MaxPending),
+			jetstream.WithPublishAsyncTimeout(opts.AckTimeout))
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("natsbus: jetstream: %w", err)
+		}
+	}
+	if opts.Stream != nil {
+		if err := d.EnsureStream(ctx, *opts.Stream); err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
+	d.log.Info("nats: publisher connecting", "url", RedactURL(opts.URL), "mode", opts.Mode.String())
+	return d, nil
+}
+
+func (m Mode) String() string {
+	if m == Core {
+		return "core"
+	}
+	return "jetstream"
+}
+
+// EnsureStream creates the stream, or updates it to s, waiting for the
+// connection until ctx is done.
+func (d *Driver) EnsureStream(ctx context.Context, s StreamOptions) error {
+	if d.js == nil {
+		js, err := jetstream.New(d.nc)
+		if err != nil {
+			return fmt.Errorf("natsbus: jetstream: %w", err)
+		}
+		d.js = js
+	}
+	if s.Name == "" {
+		s.Name = "INGRESS"
+	}
+	if s.Duplicates <= 0 {
+		s.Duplicates = 2 * time.Minute
+	}
+	if s.MaxBytes == 0 {
+		s.MaxBytes = -1
+	}
+	cfg := jetstream.StreamConfig{
+		Name: s.Name, Subjects: s.Subjects, Duplicates: s.Duplicates,
+		MaxAge: s.MaxAge, MaxBytes: s.MaxBytes, Storage: jetstream.FileStorage,
+	}
+	if s.Memory {
+		cfg.Storage = jetstream.MemoryStorage
+	}
+	for {
+		_, err := d.js.CreateOrUpdateStream(ctx, cfg)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, nats.ErrConnectionReconnecting) && !errors.Is(err, nats.ErrNoResponders) &&
+			!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("natsbus: stream %s: %w", s.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsbus: stream %s: %w (%w)", s.Name, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Conn returns the underlying connection (for tests and status pages).
+func (d *Driver) Conn() *nats.Conn { return d.nc }
+
+// Ready reports whether the connection is up.
+func (d *Driver) Ready() bool { return d.nc.IsConnected() }
+
+type batchState struct {
+	futs []jetstream.PubAckFuture
+}
+
+func (d *Driver) header(m *bus.Message) nats.Header {
+	n := 0
+	if m.MsgID != "" {
+		n++
+	}
+	if m.TraceParent != "" {
+		n++
+	}
+	if m.ContentType != "" {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	h := make(nats.Header, n)
+	if m.MsgID != "" {
+		h[HeaderMsgID] = []string{m.MsgID}
+	}
+	if m.TraceParent != "" {
+		h[HeaderTraceParent] = []string{m.TraceParent}
+	}
+	if m.ContentType != "" {
+		h[HeaderContentType] = []string{m.ContentType}
+	}
+	return h
+}
+
+// Send implements bus.Driver.
+func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
+	if d.opts.Mode == Core {
+		for i := range b.Msgs {
+			m := &b.Msgs[i]
+			err := d.nc.PublishMsg(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: d.header(m)})
+			b.Errs[i] = d.classify(err)
+		}
+		return
+	}
+	st, _ := b.State.(*batchState)
+	if st == nil {
+		st = &batchState{}
+		b.State = st
+	}
+	st.futs = st.futs[:0]
+	for i := range b.Msgs {
+		m := &b.Msgs[i]
+		f, err := d.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: d.header(m)})
+		if err != nil {
+			b.Errs[i] = d.classify(err)
+		}
+		st.futs = append(st.futs, f)
+	}
+}
+
+// Wait implements bus.Driver: it waits for each JetStream ack (or its
+// timeout). In core mode there is nothing to wait for.
+func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
+	st, _ := b.State.(*batchState)
+	if d.opts.Mode == Core || st == nil {
+		return
+	}
+	for i, f := range st.futs {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			b.Errs[i] = d.classify(err)
+		case <-ctx.Done():
+			b.Errs[i] = bus.Unavailable(ctx.Err())
+		}
+	}
+	clear(st.futs)
+}
+
+// Close closes the connection after flushing what it buffered.
+func (d *Driver) Close() error {
+	if d.nc.IsConnected() {
+		d.nc.FlushTimeout(d.opts.AckTimeout)
+	}
+	d.nc.Close()
+	return nil
+}
+
+// classify sorts NATS errors into bus's classes.
+func (d *Driver) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var api *jetstream.APIError
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject),
+		errors.Is(err, nats.ErrHeadersNotSupported), errors.Is(err, nats.ErrPermissionViolation),
+		errors.Is(err, nats.ErrInvalidMsg):
+		return bus.Permanent(err)
+	case errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionClosed),
+		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrReconnectBufExceeded),
+		errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
+		errors.Is(err, jetstream.ErrTooManyStalledMsgs), errors.Is(err, nats.ErrConnectionDraining):
+		return bus.Unavailable(err)
+	case errors.As(err, &api):
+		switch api.ErrorCode {
+		case jetstream.JSErrCodeStreamMessageExceedsMaximum,
+			jetstream.JSErrCodeStreamWrongLastSequence,
+			jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+			return bus.Permanent(err)
+		case 10077: // JSStreamStoreFailedF: "maximum messages/bytes exceeded" with discard new
+			if strings.Contains(api.Description, "exceeded") {
+				return bus.Permanent(err)
+			}
+		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
+			return bus.Unavailable(err)
+		}
+		if api.Code == 503 {
+			return bus.Unavailable(err)
+		}
+		return err
+	}
+	if !d.nc.IsConnected() {
+		// An ack timeout (or anything else) while the link is down says
+		// nothing about the message.
+		return bus.Unavailable(err)
+	}
+	return err
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"io"
+	"runtime"
+
+	"github.com/ingress-egress/ingress-egress/bus"
+	"github.com/ingress-egress/ingress-egress/server"
+)
+
+// metrics writes the Prometheus exposition from the components' snapshots.
+// Nothing here sits on the per-line path: every value is read at scrape
+// time.
+func (svc *service) metrics(w io.Writer) {
+	m := server.NewMetricWriter(w)
+	ts := svc.mgr.Status()
+	bs := svc.pub.Stats()
+	as := svc.auth.Status()
+	ic := svc.ingest.counters()
+
+	byCmd := map[string]uint64{}
+	byReason := map[string]uint64{}
+	var lines, parseErrs, oversized, reconnects, gaps, dedup, joins, joinRetries, authAttempts, loginFailures uint64
+	var handlerWait float64
+	connected := 0
+	for _, c := range ts.Connections {
+		k := c.Counters
+		lines += k.Lines
+		for cmd, n := range k.ByCommand {
+			byCmd[cmd] += n
+		}
+		for r, n := range c.ReconnectsByReason {
+			byReason[r] += n
+		}
+		parseErrs += k.ParseErrors
+		oversized += k.Oversized
+		reconnects += k.Reconnects
+		gaps += k.Gaps
+		dedup += k.DedupHits
+		joins += k.Joins
+		joinRetries += k.JoinRetries
+		authAttempts += k.AuthAttempts
+		loginFailures += k.LoginFailures
+		handlerWait += k.HandlerWaitSeconds
+		if c.State == "connected" || c.State == "joined" || c.State == "ready" {
+			connected++
+		}
+	}
+	m.Counter("ingress_lines_received_total", "Lines received from Twitch.", float64(lines))
+	m.CounterMap("ingress_lines_received_by_command_total", "Lines received from Twitch, by IRC command.", "command", byCmd)
+	m.Counter("ingress_parse_errors_total", "Lines that did not parse (kept raw in the debug counters, never a crash).", float64(parseErrs))
+	m.Counter("ingress_oversized_lines_total", "Lines over IRC_MAX_LINE, discarded.", float64(oversized))
+	m.Counter("ingress_reconnects_total", "Reconnects of chat connections.", float64(reconnects))
+	m.CounterMap("ingress_reconnects_by_reason_total", "Reconnects of chat connections, by the kind of failure that ended the previous session.", "reason", byReason)
+	m.Counter("ingress_gaps_total", "Intervals during which a wanted channel was not joined on a live connection.", float64(gaps))
+	m.Counter("ingress_gap_seconds_total", "Total length of closed gaps.", ts.GapSeconds)
+	m.Gauge("ingress_gaps_open", "Channels not covered by a live joined connection now.", float64(len(ts.OpenGaps)))
+	m.Counter("ingress_dedup_hits_total", "Duplicate lines dropped during RECONNECT overlaps.", float64(dedup))
+	m.Counter("ingress_joins_total", "JOINs sent.", float64(joins))
+	m.Counter("ingress_join_retries_total", "JOINs sent again after no confirmation.", float64(joinRetries))
+	m.Counter("ingress_auth_attempts_total", "Chat login attempts.", float64(authAttempts))
+	m.Counter("ingress_login_failures_total", "Chat logins refused by the server.", float64(loginFailures))
+	m.Counter("ingress_handler_wait_seconds_total", "Time readers spent handing lines on, bus backpressure included.", handlerWait)
+	m.Gauge("ingress_connections", "Pooled chat connections.", float64(len(ts.Connections)))
+	m.Gauge("ingress_connections_connected", "Chat connections that are up.", float64(connected))
+	m.Gauge("ingress_channels_wanted", "Channels wanted.", float64(ts.Wanted))
+	m.Gauge("ingress_channels_joined", "Wanted channels joined on a live connection.", float64(ts.Joined))
+	m.Gauge("ingress_channels_failed", "Channels that failed (banned, suspended, parted).", float64(len(ts.Failed)))
+
+	m.Counter("ingress_envelopes_total", "Envelopes handed to the publisher.", float64(ic.Envelopes))
+	m.Counter("ingress_lines_not_published_total", "Lines of kinds that are not published (PING, JOIN, kinds switched off).", float64(ic.NotEnabled))
+	m.Counter("ingress_lines_without_envelope_total", "Lines of a published kind that yielded no envelope (no channel, no text).", float64(ic.NoEnvelope))
+	m.Counter("ingress_publish_refused_total", "Envelopes the publisher refused (closed, too large).", float64(ic.PublishErrs))
+
+	m.Counter("ingress_bus_accepted_total", "Messages the publisher accepted.", float64(bs.Accepted))
+	m.Counter("ingress_bus_published_total", "Messages acknowledged by the bus.", float64(bs.Acked))
+	m.Counter("ingress_bus_failure_events_total", "Messages that ended as a failure event on the finalize subject.", float64(bs.FailureEvents))
+	m.Counter("ingress_bus_lost_total", "Messages logged and counted as not delivered.", float64(bs.Lost))
+	m.Counter("ingress_bus_retries_total", "Re-sends after a retryable failure.", float64(bs.Retries))
+	m.Counter("ingress_bus_unavailable_total", "Sends refused because the bus was down.", float64(bs.Unavailable))
+	m.Counter("ingress_bus_permanent_errors_total", "Sends failed with a permanent error.", float64(bs.Permanent))
+	m.Counter("ingress_bus_batches_total", "Batches sent.", float64(bs.Batches))
+	m.Counter("ingress_backpressure_waits_total", "Publish calls that waited for room in the queue.", float64(bs.Blocked))
+	m.Counter("ingress_backpressure_wait_seconds_total", "Time Publish calls waited for room in the queue.", bs.BackpressureWait.Seconds())
+	m.Gauge("ingress_bus_queue_depth", "Messages held in the publisher's queue.", float64(bs.Queued))
+	m.Gauge("ingress_bus_queue_bytes", "Bytes held in the publisher's queue.", float64(bs.QueuedBytes))
+	m.Gauge("ingress_bus_pending", "Messages accepted and not yet settled.", float64(bs.Pending))
+	m.Gauge("ingress_bus_oldest_pending_seconds", "Age of the oldest message not yet settled.", bs.OldestPending.Seconds())
+	m.Gauge("ingress_bus_ready", "1 when the publisher reaches the bus.", b2f(bs.Ready))
+	m.Histogram("ingress_receive_to_ack_seconds", "Time from reading a line to the bus acknowledging its envelope.",
+		bus.AckLatencyBuckets[:], bs.AckLatency.Counts[:], bs.AckLatency.Count, bs.AckLatency.Sum)
+
+	m.Gauge("ingress_credentials_ready", "1 when chat credentials are known and valid.", b2f(as.Ready), server.Label{Name: "mode", Value: string(as.Mode)})
+	m.Counter("ingress_token_validations_total", "Token validations against Twitch, by outcome.", float64(as.Validations), server.Label{Name: "outcome", Value: "ok"})
+	m.Counter("ingress_token_validations_total", "Token validations against Twitch, by outcome.", float64(as.ValidationFailures), server.Label{Name: "outcome", Value: "failed"})
+	m.Counter("ingress_token_refreshes_total", "Token refreshes, by outcome.", float64(as.Refreshes), server.Label{Name: "outcome", Value: "ok"})
+	m.Counter("ingress_token_refreshes_total", "Token refreshes, by outcome.", float64(as.RefreshFailures), server.Label{Name: "outcome", Value: "failed"})
+	if !as.ExpiresAt.IsZero() {
+		m.Gauge("ingress_credentials_expiry_timestamp_seconds", "When the access token expires.", float64(as.ExpiresAt.Unix()))
+	}
+	m.Gauge("ingress_build_info", "Build information.", 1, server.Label{Name: "version", Value: version}, server.Label{Name: "go", Value: goVersion()})
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func goVersion() string { return runtime.Version() }

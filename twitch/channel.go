@@ -1,0 +1,330 @@
+package twitch
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ingress-egress/ingress-egress/ircv3"
+)
+
+// maxGaps is how many recent gaps the status keeps.
+const maxGaps = 100
+
+// Gap is an interval during which a wanted channel was not joined on any
+// live connection, so that its messages could be missed. End is zero while
+// the gap is open.
+type Gap struct {
+	Channel string    `json:"channel"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end,omitzero"`
+}
+
+// channel is a wanted channel. Guarded by Manager.mu.
+type channel struct {
+	name     string
+	sl       *slot
+	failed   string    // why it failed (a NOTICE msg-id, "parted"); empty if not
+	covered  int       // live sessions on which it is joined
+	gapStart time.Time // start of the open gap; zero when none
+	joinedAt time.Time // first time it was joined; zero before
+}
+
+// joinState is a channel's state on one session. Guarded by Manager.mu.
+type joinState struct {
+	joined   bool
+	sentAt   time.Time // last JOIN sent
+	attempts int
+}
+
+// normalizeChannel returns a channel's login: trimmed, lowercase, without
+// its '#'. It refuses what cannot be sent in a JOIN.
+func normalizeChannel(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimPrefix(s, "#")
+	if s == "" || len(s) > 200 || strings.ContainsAny(s, " ,:#\x00\r\n\a") {
+		return "", ErrInvalidChannel
+	}
+	return s, nil
+}
+
+// add adds a channel to the wanted set and places it on a slot.
+func (m *Manager) add(login string) error {
+	name, err := normalizeChannel(login)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if ch := m.channels[name]; ch != nil {
+		if ch.failed != "" {
+			ch.failed = ""
+			ch.sl.poke()
+		}
+		return nil
+	}
+	ch := &channel{name: name}
+	var sl *slot
+	for _, s := range m.slots {
+		if !s.closing && len(s.wanted) < m.o.ChannelsPerConn {
+			sl = s
+			break
+		}
+	}
+	if sl == nil {
+		sl = m.newSlot()
+		m.slots = append(m.slots, sl)
+		if m.running {
+			m.startSlot(sl)
+		}
+	}
+	ch.sl = sl
+	sl.wanted[name] = struct{}{}
+	m.channels[name] = ch
+	sl.poke()
+	return nil
+}
+
+// remove drops a channel from the wanted set; its sessions part it.
+func (m *Manager) remove(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch := m.channels[name]
+	if ch == nil {
+		return
+	}
+	delete(m.channels, name)
+	sl := ch.sl
+	delete(sl.wanted, name)
+	for _, s := range []*session{sl.cur, sl.old} {
+		if s == nil {
+			continue
+		}
+		if _, ok := s.chans[name]; ok {
+			delete(s.chans, name)
+			s.parts = append(s.parts, name)
+			s.parting[name] = struct{}{}
+		}
+	}
+	sl.poke()
+}
+
+// syncJoins sends the PARTs and JOINs that s needs for its slot's wanted
+// channels, within the rate limit, and returns when it must be called again
+// (zero: not before something changes).
+func (m *Manager) syncJoins(sl *slot, s *session, now time.Time) time.Time {
+	var wake time.Time
+	soonest := func(t time.Time) {
+		if wake.IsZero() || t.Before(wake) {
+			wake = t
+		}
+	}
+	m.mu.Lock()
+	var need []string
+	for name := range sl.wanted {
+		ch := m.channels[name]
+		if ch == nil || ch.failed != "" {
+			continue
+		}
+		js := s.chans[name]
+		switch {
+		case js == nil:
+			need = append(need, name)
+		case js.joined:
+		case !now.Before(js.sentAt.Add(m.o.JoinTimeout)):
+			need = append(need, name)
+		default:
+			soonest(js.sentAt.Add(m.o.JoinTimeout))
+		}
+	}
+	parts := s.parts
+	s.parts = nil
+	slices.Sort(need)
+	taken, retry := m.joinLimit.take(now, len(need))
+	if taken < len(need) {
+		soonest(now.Add(retry))
+	}
+	if taken > 0 {
+		soonest(now.Add(m.o.JoinTimeout))
+	}
+	for _, name := range need[:taken] {
+		js := s.chans[name]
+		if js == nil {
+			js = &joinState{}
+			s.chans[name] = js
+		} else {
+			sl.cnt.joinRetries.Add(1)
+		}
+		js.sentAt = now
+		js.attempts++
+		// A JOIN sent again after a PART of the same channel: the PART's
+		// echo is ours, not a server-side part.
+	}
+	m.mu.Unlock()
+
+	var buf []byte
+	if len(parts) > 0 {
+		buf, _ = ircv3.AppendPart(buf, hashAll(parts)...)
+	}
+	if taken > 0 {
+		buf, _ = ircv3.AppendJoin(buf, hashAll(need[:taken])...)
+		sl.cnt.joins.Add(uint64(taken))
+	}
+	if len(buf) > 0 {
+		s.send(buf)
+	}
+	return wake
+}
+
+func hashAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "#" + n
+	}
+	return out
+}
+
+// channelName returns a channel parameter's name without its '#'.
+func channelName(p []byte) []byte {
+	if len(p) > 0 && p[0] == '#' {
+		return p[1:]
+	}
+	return p
+}
+
+// isOwn reports whether the message's source is s's own nick.
+func (s *session) isOwn(msg *ircv3.Message) bool {
+	return bytes.EqualFold(msg.Nick(), []byte(s.login))
+}
+
+// onJoined marks name joined on s: a JOIN echo or a ROOMSTATE arrived.
+func (m *Manager) onJoined(s *session, name []byte, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	js := s.chans[string(name)]
+	if js == nil || js.joined || s.gone {
+		return
+	}
+	js.joined = true
+	ch := m.channels[string(name)]
+	if ch == nil {
+		return
+	}
+	if ch.joinedAt.IsZero() {
+		ch.joinedAt = now
+	}
+	ch.covered++
+	if ch.covered == 1 && !ch.gapStart.IsZero() {
+		m.recordGap(ch, now)
+	}
+	s.sl.poke()
+}
+
+// onFailed marks a channel failed for reason (a JOIN refused, a PART by
+// the server): it is not joined again until it is added again.
+func (m *Manager) onFailed(s *session, name []byte, reason string, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch := m.channels[string(name)]
+	if ch == nil || ch.sl != s.sl {
+		return
+	}
+	if js := s.chans[string(name)]; js != nil && js.joined {
+		js.joined = false
+		ch.covered--
+	}
+	if ch.failed == "" {
+		m.log.Warn("channel failed", "channel", ch.name, "reason", reason)
+	}
+	ch.failed = reason
+	ch.gapStart = time.Time{}
+	s.sl.poke()
+}
+
+// onPart handles a PART of our own nick.
+func (m *Manager) onPart(s *session, name []byte, now time.Time) {
+	m.mu.Lock()
+	if _, ok := s.parting[string(name)]; ok {
+		delete(s.parting, string(name))
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	m.onFailed(s, name, "parted by server", now)
+}
+
+// sessionGone updates coverage when s has ended: its channels start a gap
+// unless another live session still has them.
+func (m *Manager) sessionGone(s *session, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s.gone = true
+	for name, js := range s.chans {
+		if !js.joined {
+			continue
+		}
+		ch := m.channels[name]
+		if ch == nil || ch.sl != s.sl {
+			continue
+		}
+		ch.covered--
+		if ch.covered == 0 && ch.failed == "" && !m.ctxDone() {
+			ch.gapStart = now
+		}
+	}
+	clear(s.chans)
+}
+
+func (m *Manager) ctxDone() bool { return m.ctx != nil && m.ctx.Err() != nil }
+
+// recordGap closes ch's open gap at end. m.mu is held.
+func (m *Manager) recordGap(ch *channel, end time.Time) {
+	g := Gap{Channel: ch.name, Start: ch.gapStart, End: end}
+	ch.gapStart = time.Time{}
+	if len(m.gaps) == maxGaps {
+		copy(m.gaps, m.gaps[1:])
+		m.gaps = m.gaps[:maxGaps-1]
+	}
+	m.gaps = append(m.gaps, g)
+	m.gapTotal++
+	m.gapSeconds += g.End.Sub(g.Start).Seconds()
+	ch.sl.cnt.gaps.Add(1)
+	m.log.Info("gap closed", "channel", ch.name, "start", g.Start, "end", g.End, "duration", g.End.Sub(g.Start))
+}
+
+// allJoined reports whether s has joined every wanted, not failed channel
+// of its slot. m.mu is held.
+func (m *Manager) allJoined(sl *slot, s *session) bool {
+	for name := range sl.wanted {
+		ch := m.channels[name]
+		if ch == nil || ch.failed != "" {
+			continue
+		}
+		if js := s.chans[name]; js == nil || !js.joined {
+			return false
+		}
+	}
+	return true
+}
+
+// Ready reports whether the manager is running and every wanted channel
+// that has not failed is joined on a live connection. Failed channels
+// (suspended, banned) are reported in the status but do not hold readiness
+// back.
+func (m *Manager) Ready() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.running || m.ctxDone() {
+		return false
+	}
+	for _, ch := range m.channels {
+		if ch.failed == "" && ch.covered == 0 {
+			return false
+		}
+	}
+	return true
+}

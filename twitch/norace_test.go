@@ -1,0 +1,5 @@
+//go:build !race
+
+package twitch
+
+const raceEnabled = false
