@@ -124,14 +124,18 @@ func TestConfigProblems(t *testing.T) {
 		{"reconnect max below initial", nil, map[string]string{"IRC_RECONNECT_INITIAL_MS": "5000", "IRC_RECONNECT_MAX_MS": "1000"},
 			[]string{"IRC_RECONNECT_MAX_MS", "IRC_RECONNECT_INITIAL_MS"}},
 		{"unknown kind", nil, map[string]string{"INGEST_KINDS": "privmsg,whisper"}, []string{"INGEST_KINDS", "whisper"}},
-		{"two firestore lookups", nil, map[string]string{"TWITCH_TOKEN_DOC": "t/{login}", "TWITCH_TOKEN_COLLECTION": "t", "TWITCH_BOT_USERNAME": "bot", "GOOGLE_CLOUD_PROJECT": "p"},
+		{"two firestore lookups", nil, firestoreEnv("TWITCH_TOKEN_DOC", "t/{login}", "TWITCH_TOKEN_COLLECTION", "t", "TWITCH_BOT_USERNAME", "bot"),
 			[]string{"TWITCH_TOKEN_DOC", "TWITCH_TOKEN_COLLECTION", "choose one"}},
-		{"collection without login", nil, map[string]string{"TWITCH_TOKEN_COLLECTION": "t", "GOOGLE_CLOUD_PROJECT": "p"},
+		{"collection without login", nil, firestoreEnv("TWITCH_TOKEN_COLLECTION", "t"),
 			[]string{"TWITCH_TOKEN_COLLECTION", "TWITCH_BOT_USERNAME"}},
-		{"static and firestore", nil, map[string]string{"TWITCH_OAUTH_TOKEN": "abc", "TWITCH_TOKEN_DOC": "t/{login}", "GOOGLE_CLOUD_PROJECT": "p"},
+		{"static and firestore", nil, firestoreEnv("TWITCH_OAUTH_TOKEN", "abc", "TWITCH_TOKEN_DOC", "t/{login}"),
 			[]string{"TWITCH_OAUTH_TOKEN", "Firestore"}},
-		{"firestore without project", nil, map[string]string{"TWITCH_TOKEN_DOC": "t/{login}"},
+		{"firestore without project", nil, firestoreEnv("TWITCH_TOKEN_DOC", "t/{login}", "GOOGLE_CLOUD_PROJECT", ""),
 			[]string{"FIRESTORE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT"}},
+		{"firestore without client secret", nil, firestoreEnv("TWITCH_TOKEN_DOC", "t/{login}", "TWITCH_CLIENT_SECRET", ""),
+			[]string{"TWITCH_CLIENT_ID", "TWITCH_CLIENT_SECRET"}},
+		{"nats client certificate without key", nil, map[string]string{"NATS_TLS_CERT": "/c.pem"},
+			[]string{"NATS_TLS_CERT", "NATS_TLS_KEY"}},
 		{"pubsub without project", nil, map[string]string{"MESSAGE_BUS_DRIVER": "pubsub"},
 			[]string{"MESSAGE_BUS_DRIVER=pubsub", "PUBSUB_PROJECT_ID", "GOOGLE_CLOUD_PROJECT"}},
 		{"bad channel", nil, map[string]string{"TWITCH_CHANNELS": "good,bad one"}, []string{"TWITCH_CHANNELS", `"bad one"`}},
@@ -160,6 +164,20 @@ func TestConfigProblems(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firestoreEnv is a valid Firestore-mode environment but for the pairs
+// given (an empty value removes the variable).
+func firestoreEnv(kv ...string) map[string]string {
+	m := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "TWITCH_CLIENT_ID": "id", "TWITCH_CLIENT_SECRET": "secret"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(m, kv[i])
+		} else {
+			m[kv[i]] = kv[i+1]
+		}
+	}
+	return m
 }
 
 // TestConfigAllProblemsAtOnce: several wrong settings, of both kinds (a

@@ -188,6 +188,7 @@ func TestE2EPipeline(t *testing.T) {
 		{"ingress_reconnects_total", "", float64(reconnects)},
 		{"ingress_gaps_total", "", float64(d.Twitch.Gaps)},
 		{"ingress_credentials_ready", "mode=anonymous", 1},
+		{"ingress_receive_to_ack_seconds", "", total}, // the histogram's count
 	} {
 		if got := metric(t, fams, c.name, c.labels); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.name, c.labels, got, c.want)
@@ -199,6 +200,19 @@ func TestE2EPipeline(t *testing.T) {
 	}
 	if lines := metric(t, fams, "ingress_lines_received_total", ""); lines != byCmd {
 		t.Errorf("ingress_lines_received_total %v, but the lines by command add up to %v", lines, byCmd)
+	}
+	var byReason float64
+	for _, v := range fams["ingress_reconnects_by_reason_total"].samples {
+		byReason += v
+	}
+	if byReason != float64(reconnects) {
+		t.Errorf("reconnects by reason add up to %v, want %d", byReason, reconnects)
+	}
+	if gs := metric(t, fams, "ingress_gap_seconds_total", ""); gs <= 0 || gs > 30 {
+		t.Errorf("ingress_gap_seconds_total %v after one short outage", gs)
+	}
+	if f := fams["ingress_receive_to_ack_seconds"]; f.typ != "HISTOGRAM" {
+		t.Errorf("ingress_receive_to_ack_seconds is a %s, want a histogram", f.typ)
 	}
 	for name, f := range fams {
 		if strings.HasSuffix(name, "_total") && f.typ != "COUNTER" {

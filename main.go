@@ -5,6 +5,7 @@
 // setting). Subcommands:
 //
 //	ingress-egress parse          raw IRC lines on stdin → one JSON object per line
+//	ingress-egress encode         raw IRC lines on stdin → one JSON envelope per line (JSONL)
 //	ingress-egress replay FILE|-  publish a capture through the envelope path to the bus
 //	ingress-egress version        print the version
 package main
@@ -35,6 +36,8 @@ func run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 		return runService(args, getenv, stdout, stderr)
 	case "parse":
 		return runParse(args[1:], stdin, stdout, stderr)
+	case "encode":
+		return runEncode(args[1:], stdin, stdout, stderr)
 	case "replay":
 		return runReplay(args[1:], getenv, stdin, stdout, stderr)
 	case "version":
@@ -58,6 +61,7 @@ func usage(w io.Writer) {
 
 commands:
   parse          read raw IRC lines on stdin, write one JSON object per line
+  encode         read raw IRC lines on stdin, write one envelope per line that yields one
   replay FILE|-  publish a capture of raw lines through the envelope path to the bus
   version        print the version
 `)

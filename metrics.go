@@ -4,6 +4,7 @@ import (
 	"io"
 	"runtime"
 
+	"github.com/ingress-egress/ingress-egress/bus"
 	"github.com/ingress-egress/ingress-egress/server"
 )
 
@@ -18,6 +19,7 @@ func (svc *service) metrics(w io.Writer) {
 	ic := svc.ingest.counters()
 
 	byCmd := map[string]uint64{}
+	byReason := map[string]uint64{}
 	var lines, parseErrs, oversized, reconnects, gaps, dedup, joins, joinRetries, authAttempts, loginFailures uint64
 	var handlerWait float64
 	connected := 0
@@ -26,6 +28,9 @@ func (svc *service) metrics(w io.Writer) {
 		lines += k.Lines
 		for cmd, n := range k.ByCommand {
 			byCmd[cmd] += n
+		}
+		for r, n := range c.ReconnectsByReason {
+			byReason[r] += n
 		}
 		parseErrs += k.ParseErrors
 		oversized += k.Oversized
@@ -46,7 +51,9 @@ func (svc *service) metrics(w io.Writer) {
 	m.Counter("ingress_parse_errors_total", "Lines that did not parse (kept raw in the debug counters, never a crash).", float64(parseErrs))
 	m.Counter("ingress_oversized_lines_total", "Lines over IRC_MAX_LINE, discarded.", float64(oversized))
 	m.Counter("ingress_reconnects_total", "Reconnects of chat connections.", float64(reconnects))
+	m.CounterMap("ingress_reconnects_by_reason_total", "Reconnects of chat connections, by the kind of failure that ended the previous session.", "reason", byReason)
 	m.Counter("ingress_gaps_total", "Intervals during which a wanted channel was not joined on a live connection.", float64(gaps))
+	m.Counter("ingress_gap_seconds_total", "Total length of closed gaps.", ts.GapSeconds)
 	m.Gauge("ingress_gaps_open", "Channels not covered by a live joined connection now.", float64(len(ts.OpenGaps)))
 	m.Counter("ingress_dedup_hits_total", "Duplicate lines dropped during RECONNECT overlaps.", float64(dedup))
 	m.Counter("ingress_joins_total", "JOINs sent.", float64(joins))
@@ -80,8 +87,14 @@ func (svc *service) metrics(w io.Writer) {
 	m.Gauge("ingress_bus_pending", "Messages accepted and not yet settled.", float64(bs.Pending))
 	m.Gauge("ingress_bus_oldest_pending_seconds", "Age of the oldest message not yet settled.", bs.OldestPending.Seconds())
 	m.Gauge("ingress_bus_ready", "1 when the publisher reaches the bus.", b2f(bs.Ready))
+	m.Histogram("ingress_receive_to_ack_seconds", "Time from reading a line to the bus acknowledging its envelope.",
+		bus.AckLatencyBuckets[:], bs.AckLatency.Counts[:], bs.AckLatency.Count, bs.AckLatency.Sum)
 
 	m.Gauge("ingress_credentials_ready", "1 when chat credentials are known and valid.", b2f(as.Ready), server.Label{Name: "mode", Value: string(as.Mode)})
+	m.Counter("ingress_token_validations_total", "Token validations against Twitch, by outcome.", float64(as.Validations), server.Label{Name: "outcome", Value: "ok"})
+	m.Counter("ingress_token_validations_total", "Token validations against Twitch, by outcome.", float64(as.ValidationFailures), server.Label{Name: "outcome", Value: "failed"})
+	m.Counter("ingress_token_refreshes_total", "Token refreshes, by outcome.", float64(as.Refreshes), server.Label{Name: "outcome", Value: "ok"})
+	m.Counter("ingress_token_refreshes_total", "Token refreshes, by outcome.", float64(as.RefreshFailures), server.Label{Name: "outcome", Value: "failed"})
 	if !as.ExpiresAt.IsZero() {
 		m.Gauge("ingress_credentials_expiry_timestamp_seconds", "When the access token expires.", float64(as.ExpiresAt.Unix()))
 	}

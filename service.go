@@ -35,6 +35,10 @@ type config struct {
 	natsStream    string
 	natsCreds     string
 	natsToken     string
+	natsTLSCA     string
+	natsTLSCert   string
+	natsTLSKey    string
+	createTopics  bool
 	ensureStream  bool
 	busPrefix     string
 	maxRetries    int
@@ -88,11 +92,15 @@ func newSettings(c *config) *settings {
 	s.boolean(&c.ensureStream, "NATS_ENSURE_STREAM", "nats-ensure-stream", "false", "create or update the stream at start (nats); the embedded bus always does")
 	s.str(&c.natsCreds, "NATS_CREDS", "nats-creds", "", "NATS credentials (.creds) file")
 	s.secret(&c.natsToken, "NATS_TOKEN", "nats-token", "NATS auth token (secret)")
+	s.str(&c.natsTLSCA, "NATS_TLS_CA", "nats-tls-ca", "", "PEM file of the NATS server's CA")
+	s.str(&c.natsTLSCert, "NATS_TLS_CERT", "nats-tls-cert", "", "PEM client certificate for NATS (mutual TLS)")
+	s.str(&c.natsTLSKey, "NATS_TLS_KEY", "nats-tls-key", "", "PEM client key for NATS (mutual TLS)")
 	s.str(&c.busPrefix, "BUS_PREFIX", "bus-prefix", "", "prefix of every subject or topic, e.g. dev. gives dev.internal.ingress.v1")
 	s.integer(&c.maxRetries, "PUBLISH_MAX_RETRIES", "publish-max-retries", "5", "re-sends of a message before it becomes a failure event", 0, 100)
 	s.str(&c.dataDir, "DATA_DIR", "data-dir", "./data", "where the embedded bus stores its stream")
 	s.integer(&c.embeddedPort, "EMBEDDED_NATS_PORT", "embedded-nats-port", "0", "loopback port of the embedded NATS server; 0 picks a free one", 0, 65535)
 	s.str(&c.pubsubProject, "PUBSUB_PROJECT_ID", "pubsub-project", "", "Google Cloud project for Pub/Sub (default GOOGLE_CLOUD_PROJECT)")
+	s.boolean(&c.createTopics, "PUBSUB_CREATE_TOPICS", "pubsub-create-topics", "false", "create missing Pub/Sub topics (emulator, development); in production the platform owns them")
 	s.integer(&c.queueSize, "PUBLISH_QUEUE", "publish-queue", "8192", "messages the publisher holds before the reader waits", 1, 1<<22)
 	s.integer(&c.queueBytes, "PUBLISH_QUEUE_BYTES", "publish-queue-bytes", "33554432", "bytes the publisher holds before the reader waits", 1<<20, 1<<32)
 
@@ -155,6 +163,12 @@ func (c *config) check(getenv func(string) string) []string {
 			p = append(p, "  the Firestore mode needs FIRESTORE_PROJECT_ID or GOOGLE_CLOUD_PROJECT")
 		}
 	}
+	if (c.tokenDoc != "" || c.tokenCollection != "") && (c.clientID == "" || c.clientSecret == "") {
+		p = append(p, "  the Firestore mode refreshes tokens: set TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET")
+	}
+	if (c.natsTLSCert == "") != (c.natsTLSKey == "") {
+		p = append(p, "  NATS_TLS_CERT and NATS_TLS_KEY go together; set both or neither")
+	}
 	if c.busDriver == "pubsub" && c.pubsubProject == "" && getenv("GOOGLE_CLOUD_PROJECT") == "" {
 		p = append(p, "  MESSAGE_BUS_DRIVER=pubsub needs PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT")
 	}
@@ -181,8 +195,8 @@ const otherEnvHelp = `
 Also read from the environment (no flag):
   GOOGLE_CLOUD_PROJECT         Google Cloud project for Pub/Sub and Firestore when PUBSUB_PROJECT_ID
                                or FIRESTORE_PROJECT_ID is not set
-  PUBSUB_EMULATOR_HOST         host:port of a Pub/Sub emulator: the client connects to it, and the
-                               service creates the topics it publishes to
+  PUBSUB_EMULATOR_HOST         host:port of a Pub/Sub emulator (read by the Pub/Sub client; with it,
+                               set PUBSUB_CREATE_TOPICS=true)
   FIRESTORE_EMULATOR_HOST      host:port of a Firestore emulator (read by the Firestore client)
 `
 
@@ -384,10 +398,13 @@ func startService(ctx context.Context, c *config, getenv func(string) string, st
 func (svc *service) startBus(ctx context.Context, c *config, getenv func(string) string, stdout io.Writer) (bus.Driver, error) {
 	log := svc.log // each driver names its component
 	nopts := natsbus.Options{
-		URL:       c.natsURL,
-		CredsFile: c.natsCreds,
-		Token:     c.natsToken,
-		Logger:    log,
+		URL:         c.natsURL,
+		CredsFile:   c.natsCreds,
+		Token:       c.natsToken,
+		TLSCAFile:   c.natsTLSCA,
+		TLSCertFile: c.natsTLSCert,
+		TLSKeyFile:  c.natsTLSKey,
+		Logger:      log,
 	}
 	switch c.busDriver {
 	case "embedded":
@@ -426,7 +443,7 @@ func (svc *service) startBus(ctx context.Context, c *config, getenv func(string)
 	case "pubsub":
 		d, err := pubsubbus.New(ctx, pubsubbus.Options{
 			ProjectID:    firstNonEmpty(c.pubsubProject, getenv("GOOGLE_CLOUD_PROJECT")),
-			CreateTopics: getenv("PUBSUB_EMULATOR_HOST") != "",
+			CreateTopics: c.createTopics,
 			Logger:       log,
 		})
 		if err != nil {

@@ -45,6 +45,34 @@ type Message struct {
 	TraceParent string
 	// ContentType is the payload's media type, or empty.
 	ContentType string
+	// Received is when the message was read from its source (the IRC
+	// line's receive time); Stats.AckLatency measures from it to the
+	// acknowledgement. Zero leaves the message out of the histogram.
+	Received time.Time
+}
+
+// AckLatencyBuckets are the upper bounds, in seconds, of the buckets of
+// Stats.AckLatency.
+var AckLatencyBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// Histogram counts observations in AckLatencyBuckets: Counts[i] holds those
+// above bucket i-1's bound and at most bucket i's (not cumulative); those
+// above every bound are only in Count.
+type Histogram struct {
+	Counts [len(AckLatencyBuckets)]uint64
+	Count  uint64
+	Sum    float64 // seconds
+}
+
+func (h *Histogram) observe(sec float64) {
+	h.Count++
+	h.Sum += sec
+	for i, ub := range AckLatencyBuckets {
+		if sec <= ub {
+			h.Counts[i]++
+			return
+		}
+	}
 }
 
 // Batch is the unit a Driver works on. The Publisher owns it and reuses it
@@ -217,6 +245,10 @@ type Stats struct {
 	BackpressureWait time.Duration // total time Publish calls waited for room
 	LastError        string        // the last send error (bounded, driver text)
 	LastErrorAt      time.Time
+
+	// AckLatency is the time from Message.Received to the bus's
+	// acknowledgement, for acknowledged messages that carry Received.
+	AckLatency Histogram
 }
 
 type slot struct {
@@ -658,6 +690,7 @@ func (p *Publisher) sender() {
 // complete settles a finished batch: acks, re-sends, failure events.
 func (p *Publisher) complete(j *job) {
 	n := len(j.seqs)
+	now := time.Now()
 	p.mu.Lock()
 	j.failed = j.failed[:0]
 	allOK := true
@@ -666,6 +699,9 @@ func (p *Publisher) complete(j *job) {
 		s := p.slot(seq)
 		if err == nil {
 			p.st.Acked++
+			if !s.msg.Received.IsZero() {
+				p.st.AckLatency.observe(now.Sub(s.msg.Received).Seconds())
+			}
 			p.settleLocked(seq)
 			continue
 		}

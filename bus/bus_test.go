@@ -626,3 +626,42 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	p.Flush(ctx)
 }
+
+func TestAckLatencyHistogram(t *testing.T) {
+	d := bustest.New()
+	p := bus.New(d, bus.Options{})
+	old := time.Now().Add(-200 * time.Millisecond)
+	for i := range 10 {
+		m := msg(i, envelope(i))
+		if i < 4 {
+			m.Received = old // acknowledged ≥ 200 ms after receipt
+		} else if i < 8 {
+			m.Received = time.Now()
+		} // the last two carry no receive time
+		if err := p.Publish(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := p.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := rep.Stats.AckLatency
+	if h.Count != 8 {
+		t.Fatalf("AckLatency.Count = %d, want 8 (messages with a receive time)", h.Count)
+	}
+	var upTo100ms, above uint64
+	for i, ub := range bus.AckLatencyBuckets {
+		if ub <= 0.1 {
+			upTo100ms += h.Counts[i]
+		} else {
+			above += h.Counts[i]
+		}
+	}
+	if upTo100ms != 4 || above != 4 {
+		t.Errorf("buckets: %d at most 100 ms, %d above, want 4 and 4 (%+v)", upTo100ms, above, h)
+	}
+	if h.Sum < 0.8 {
+		t.Errorf("Sum = %v s, want at least 4 × 0.2 s", h.Sum)
+	}
+}

@@ -130,6 +130,15 @@ var anomalyNames = [...]string{
 	"duplicate-tags", "invalid-tag-key",
 }
 
+// jsonKeys[k] is `,"<tag name>":"`, for writing raw.tags: the comma
+// before it, the key and the opening quote of a plain value in one copy.
+var jsonKeys = func() (keys [twitch.TagUnknown][]byte) {
+	for k := range twitch.TagUnknown {
+		keys[k] = append(appendString([]byte(","), []byte(k.String()), new(bool)), ':', '"')
+	}
+	return keys
+}()
+
 // Encoder writes envelopes. It holds a random generator, a twitch.View and
 // scratch space, so that steady-state encoding allocates nothing: keep one
 // per goroutine. It is not safe for concurrent use.
@@ -141,13 +150,16 @@ type Encoder struct {
 	finalDest   []byte // JSON string, quoted
 
 	rng     rand.ChaCha8
-	msg     ircv3.Message // a copy, so that the caller's m does not escape
 	view    twitch.View
 	scratch []byte
 	login   []byte // an unescaped login tag
 
+	attn      attention // of the line (or its tag section when the line is not given)
+	received  dayCache
+	sent      dayCache
 	id, trace UUID
 	anom      uint16
+	bad       bool // a string had invalid UTF-8, written as U+FFFD
 }
 
 // NewEncoder returns an Encoder with opts (nil for the defaults), its
@@ -168,10 +180,10 @@ func NewEncoder(opts *Options) *Encoder {
 	}
 	e := &Encoder{
 		kinds:       o.Kinds,
-		typeMessage: appendString(nil, []byte(o.TypePrefix+TypeMessage)),
-		typeNotice:  appendString(nil, []byte(o.TypePrefix+TypeUsernotice)),
-		typeMod:     appendString(nil, []byte(o.TypePrefix+TypeModeration)),
-		finalDest:   appendString(nil, []byte(o.FinalizationDestination)),
+		typeMessage: appendString(nil, []byte(o.TypePrefix+TypeMessage), new(bool)),
+		typeNotice:  appendString(nil, []byte(o.TypePrefix+TypeUsernotice), new(bool)),
+		typeMod:     appendString(nil, []byte(o.TypePrefix+TypeModeration), new(bool)),
+		finalDest:   appendString(nil, []byte(o.FinalizationDestination), new(bool)),
 		scratch:     make([]byte, 0, 1024),
 	}
 	var seed [32]byte
@@ -228,9 +240,8 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	default:
 		return dst, ErrNotEnabled
 	}
-	e.msg = *m
 	v := &e.view
-	v.Reset(&e.msg)
+	v.Reset(m)
 	channel, hash := v.Channel()
 	if len(channel) == 0 {
 		return dst, ErrNoChannel
@@ -239,9 +250,11 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 		return dst, ErrNoText
 	}
 
-	e.anom = 0
-	if line != nil && !utf8.Valid(line) {
-		e.anom |= anomInvalidUTF8
+	e.anom, e.bad = 0, false
+	if line != nil {
+		e.attn.reset(line)
+	} else {
+		e.attn.reset(m.Tags)
 	}
 	if !hash {
 		e.anom |= anomChannelWithoutHash
@@ -269,7 +282,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = append(dst, `","timestamp":"`...)
 	ms := received.UnixMilli()
 	ms = min(max(ms, minMillis), maxMillis)
-	dst = appendMillis(dst, ms)
+	dst = e.received.appendMillis(dst, ms)
 	dst = append(dst, `","type":`...)
 	switch kind {
 	case twitch.KindPrivmsg:
@@ -280,7 +293,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 		dst = append(dst, e.typeMod...)
 	}
 	dst = append(dst, `,"source":{"platform":"twitch","channel":`...)
-	dst = appendString(dst, channel)
+	dst = e.str(dst, channel)
 	dst = append(dst, `,"channelId":`...)
 	dst = e.appendTag(dst, v.RoomID())
 
@@ -292,7 +305,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = append(dst, `},"user":{"id":`...)
 	dst = e.appendTag(dst, v.UserID())
 	dst = append(dst, `,"name":`...)
-	dst = appendString(dst, login)
+	dst = e.str(dst, login)
 	dst = append(dst, `,"displayName":`...)
 	dn := v.DisplayName()
 	if bytes.IndexByte(dn, '\\') >= 0 {
@@ -302,7 +315,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if len(dn) == 0 {
 		dn = login
 	}
-	dst = appendString(dst, dn)
+	dst = e.str(dst, dn)
 	dst = append(dst, `,"profileImageUrl":"","role":""},"routingSlip":[],"finalizationDestination":`...)
 	dst = append(dst, e.finalDest...)
 	dst = append(dst, `,"payload":{`...)
@@ -337,7 +350,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	}
 	if sentOK {
 		dst = append(dst, `,"sentAt":"`...)
-		dst = appendMillis(dst, sentAt)
+		dst = e.sent.appendMillis(dst, sentAt)
 		dst = append(dst, '"')
 	}
 	if v.IsFirstMessage() {
@@ -380,20 +393,35 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	return append(dst, "}}"...), nil
 }
 
+// str appends s, a view into the line or any other string, as a JSON
+// string.
+func (e *Encoder) str(dst, s []byte) []byte {
+	if e.attn.plain(s) {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	return appendString(dst, s, &e.bad)
+}
+
 // appendTag appends a raw tag value, unescaped, as a JSON string.
 func (e *Encoder) appendTag(dst, raw []byte) []byte {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return appendString(dst, raw)
+	if len(raw) == 0 {
+		return append(dst, '"', '"')
 	}
-	e.scratch = ircv3.AppendUnescaped(e.scratch[:0], raw)
-	return appendString(dst, e.scratch)
+	if e.attn.plain(raw) {
+		dst = append(dst, '"')
+		dst = append(dst, raw...)
+		return append(dst, '"')
+	}
+	return appendTagString(dst, raw, &e.bad, &e.scratch)
 }
 
 // appendChat appends the payload fields of PRIVMSG and USERNOTICE, up to
 // raw.
 func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
 	dst = append(dst, `"text":`...)
-	dst = appendString(dst, v.Text())
+	dst = e.str(dst, v.Text())
 	dst = append(dst, `,"messageId":`...)
 	dst = e.appendTag(dst, v.ID())
 	dst = append(dst, `,"badges":[`...)
@@ -422,7 +450,7 @@ func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
 		dst = append(dst, `{"id":`...)
 		dst = e.appendTag(dst, emotes.ID())
 		dst = append(dst, `,"name":`...)
-		dst = appendString(dst, emotes.Name())
+		dst = e.str(dst, emotes.Name())
 		dst = append(dst, `,"start":`...)
 		dst = appendInt(dst, int64(emotes.Start()))
 		dst = append(dst, `,"end":`...)
@@ -454,7 +482,7 @@ func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
 				dst = append(dst, ',')
 			}
 			n++
-			dst = appendString(dst, key)
+			dst = appendString(dst, key, &e.bad)
 			dst = append(dst, ':')
 			dst = e.appendTag(dst, params.Value())
 		}
@@ -468,11 +496,11 @@ func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
 func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []byte {
 	if v.Kind == twitch.KindClearmsg {
 		dst = append(dst, `"action":"delete","targetUserLogin":`...)
-		dst = appendString(dst, login)
+		dst = e.str(dst, login)
 		dst = append(dst, `,"targetMessageId":`...)
 		dst = e.appendTag(dst, v.Tags.Get(twitch.TagTargetMsgID))
 		dst = append(dst, `,"text":`...)
-		return appendString(dst, v.Text())
+		return e.str(dst, v.Text())
 	}
 	if len(login) == 0 && !v.Tags.Has(twitch.TagTargetUserID) {
 		return append(dst, `"action":"clear"`...)
@@ -489,7 +517,7 @@ func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []b
 	dst = append(dst, `,"targetUserId":`...)
 	dst = e.appendTag(dst, v.Tags.Get(twitch.TagTargetUserID))
 	dst = append(dst, `,"targetUserLogin":`...)
-	dst = appendString(dst, login)
+	dst = e.str(dst, login)
 	if timeout {
 		dst = append(dst, `,"durationSeconds":`...)
 		dst = appendInt(dst, seconds)
@@ -497,28 +525,72 @@ func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []b
 	return dst
 }
 
+// rawMember appends one member of raw.tags with a leading comma.
+func (e *Encoder) rawMember(dst, key, val []byte, k twitch.TagKey) []byte {
+	if k != twitch.TagUnknown {
+		if e.attn.plain(val) {
+			dst = append(dst, jsonKeys[k]...)
+			dst = append(dst, val...)
+			return append(dst, '"')
+		}
+		kb := jsonKeys[k]
+		dst = append(dst, kb[:len(kb)-1]...)
+		return e.appendTag(dst, val)
+	}
+	if !utf8.Valid(key) {
+		// Two invalid keys could become the same JSON key: leave them
+		// out (the line is kept whole in lineBase64).
+		e.anom |= anomInvalidTagKey
+		e.bad = true
+		return dst
+	}
+	dst = append(dst, ',')
+	if len(key) > 0 && e.attn.plain(key) {
+		dst = append(dst, '"')
+		dst = append(dst, key...)
+		dst = append(dst, '"', ':')
+	} else {
+		dst = appendString(dst, key, &e.bad)
+		dst = append(dst, ':')
+	}
+	return e.appendTag(dst, val)
+}
+
 // appendRaw appends ,"raw":{...}: every tag, then the anomalies and a copy
 // of the line when there are any.
 func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
-	dst = append(dst, `,"raw":{"tags":{`...)
-	tags := v.UniqueTags()
-	for n := 0; tags.Next(); {
-		key := tags.Key()
-		if !utf8.Valid(key) {
-			// Two invalid keys could become the same JSON key: leave
-			// them out (the line is kept whole in lineBase64).
-			e.anom |= anomInvalidTagKey
-			continue
+	// Every member is written with a leading comma; the first one's
+	// becomes the object's '{'.
+	dst = append(dst, `,"raw":{"tags":`...)
+	first := len(dst)
+	if t := &v.Tags; t.Indexed() {
+		for i := range t.Len() {
+			key, val, k, superseded := t.Item(i)
+			if !superseded {
+				dst = e.rawMember(dst, key, val, k)
+			}
 		}
-		if n > 0 {
-			dst = append(dst, ',')
+	} else {
+		tags := v.UniqueTags()
+		for tags.Next() {
+			dst = e.rawMember(dst, tags.Key(), tags.Value(), tags.TagKey())
 		}
-		n++
-		dst = appendString(dst, key)
-		dst = append(dst, ':')
-		dst = e.appendTag(dst, tags.Value())
+	}
+	if len(dst) == first {
+		dst = append(dst, '{')
+	} else {
+		dst[first] = '{'
 	}
 	dst = append(dst, '}')
+	// Whatever lost bytes to U+FFFD, or is kept with a line that is not
+	// UTF-8, carries the line in base64.
+	lineBase64 := e.bad
+	if e.anom != 0 && line != nil && !lineBase64 {
+		lineBase64 = !utf8.Valid(line)
+	}
+	if lineBase64 {
+		e.anom |= anomInvalidUTF8
+	}
 	if e.anom != 0 {
 		dst = append(dst, `,"anomalies":[`...)
 		n := 0
@@ -536,13 +608,13 @@ func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
 		}
 		dst = append(dst, ']')
 		if line != nil {
-			if e.anom&anomInvalidUTF8 != 0 {
+			if lineBase64 {
 				dst = append(dst, `,"lineBase64":"`...)
 				dst = base64.StdEncoding.AppendEncode(dst, line)
 				dst = append(dst, '"')
 			} else {
 				dst = append(dst, `,"line":`...)
-				dst = appendString(dst, line)
+				dst = appendString(dst, line, &e.bad)
 			}
 		}
 	}

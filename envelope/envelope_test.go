@@ -72,6 +72,9 @@ var trickyLines = []string{
 	`:tmi.twitch.tv RECONNECT`,
 	`@message-id=306;thread-id=1_2 :a!a@a WHISPER foo :hello`,
 	`@msg-id=msg_banned :tmi.twitch.tv NOTICE #c :You are banned`,
+	"@id=46 :a!a@\xff PRIVMSG #c :invalid only where nothing is written",
+	"@id=47 :a!a@\xff PRIVMSG c :and an anomaly",
+	"@id=48;display-name=\xc3\\\xa9 :a!a@a PRIVMSG #c :an escape that joins UTF-8",
 }
 
 func TestReferenceOnTrickyLines(t *testing.T) {
@@ -215,6 +218,11 @@ func TestFields(t *testing.T) {
 		{trickyLines[40], "payload.action", "delete"},
 		{trickyLines[40], "payload.targetMessageId", "abc-123-def"},
 		{trickyLines[40], "payload.text", "HeyGuys"},
+		{trickyLines[46], "payload.raw.anomalies", "<absent>"},
+		{trickyLines[47], "payload.raw.anomalies", "[invalid-utf8 channel-without-hash]"},
+		{trickyLines[47], "payload.raw.lineBase64", "QGlkPTQ3IDphIWFA/yBQUklWTVNHIGMgOmFuZCBhbiBhbm9tYWx5"},
+		{trickyLines[48], "user.displayName", "é"},
+		{trickyLines[48], "payload.raw.anomalies", "<absent>"},
 	} {
 		e := NewEncoder(&Options{Kinds: allKinds})
 		out, err := e.AppendLine(nil, []byte(c.line), received)

@@ -53,15 +53,21 @@ func (u UUID) String() string { return string(AppendUUID(nil, u)) }
 // AppendUUID appends the canonical text form of u to dst.
 func AppendUUID(dst []byte, u UUID) []byte {
 	var b [36]byte
-	j := 0
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
-		}
-		b[j], b[j+1] = hexDigits[c>>4], hexDigits[c&0xf]
-		j += 2
+	hex4 := func(at int, x, y byte) {
+		b[at], b[at+1], b[at+2], b[at+3] = hexDigits[x>>4], hexDigits[x&0xf], hexDigits[y>>4], hexDigits[y&0xf]
 	}
+	hex4(0, u[0], u[1])
+	hex4(4, u[2], u[3])
+	b[8] = '-'
+	hex4(9, u[4], u[5])
+	b[13] = '-'
+	hex4(14, u[6], u[7])
+	b[18] = '-'
+	hex4(19, u[8], u[9])
+	b[23] = '-'
+	hex4(24, u[10], u[11])
+	hex4(28, u[12], u[13])
+	hex4(32, u[14], u[15])
 	return append(dst, b[:]...)
 }
 

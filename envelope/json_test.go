@@ -1,11 +1,15 @@
 package envelope
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/ingress-egress/ingress-egress/ircv3"
 )
 
 func marshalString(t testing.TB, s []byte) string {
@@ -29,19 +33,48 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		cases = append(cases, string([]byte{byte(b)}), "abcdefgh"+string([]byte{byte(b)})+"ijklmnop")
 	}
 	for _, s := range cases {
-		got := string(appendString([]byte("x"), []byte(s)))
+		var bad bool
+		got := string(appendString([]byte("x"), []byte(s), &bad))
 		if want := "x" + marshalString(t, []byte(s)); got != want {
 			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
 		}
+		if bad != !utf8.ValidString(s) {
+			t.Errorf("appendString(%q) bad = %v", s, bad)
+		}
+		checkTagString(t, []byte(s))
+		checkTagString(t, ircv3.AppendEscaped(nil, []byte(s)))
+	}
+	for _, raw := range []string{`a\sb`, `\`, `x\`, `\\\`, `\:\s\r\n\t\"\<\\`, "\\\x01", "\xc3\\\xa9", "\\\xff", "\\\xe2\x80\xa8",
+		`hello\sworld\:\sok`, `Day\s53/53\sforsenSmug`, "\xc3\\:", "\\\u2028"} {
+		checkTagString(t, []byte(raw))
+	}
+}
+
+// checkTagString: appendTagString of a raw tag value is the JSON string of
+// its unescaped form, and flags invalid UTF-8 in that form.
+func checkTagString(t testing.TB, raw []byte) {
+	t.Helper()
+	var bad bool
+	var scratch []byte
+	unescaped := ircv3.AppendUnescaped(nil, raw)
+	got := string(appendTagString([]byte("x"), raw, &bad, &scratch))
+	if want := "x" + marshalString(t, unescaped); got != want {
+		t.Fatalf("appendTagString(%q) = %s, want %s", raw, got, want)
+	}
+	if bad != !utf8.Valid(unescaped) {
+		t.Fatalf("appendTagString(%q) bad = %v", raw, bad)
 	}
 }
 
 func FuzzAppendString(f *testing.F) {
 	f.Add([]byte("hello <world> & \"you\"\u2028\xff"))
+	f.Add([]byte("a\\sb\\\xff\\"))
 	f.Fuzz(func(t *testing.T, s []byte) {
-		if got, want := string(appendString(nil, s)), marshalString(t, s); got != want {
+		var bad bool
+		if got, want := string(appendString(nil, s, &bad)), marshalString(t, s); got != want {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
 		}
+		checkTagString(t, s)
 	})
 }
 
@@ -64,6 +97,78 @@ func TestAppendInt(t *testing.T) {
 		got, _ := json.Marshal(n)
 		if s := string(appendInt(nil, n)); s != string(got) {
 			t.Errorf("appendInt(%d) = %s", n, s)
+		}
+	}
+}
+
+// TestAttention: the fast path is taken for plain tag values (views of the
+// section, as the model returns them) and never for anything else.
+func TestAttention(t *testing.T) {
+	line := []byte("@a=plain-value-long-enough;b=x\\sy;c=ok;d=caf\xc3\xa9;e=<b>;f=1 :n!n@n PRIVMSG #c :text")
+	m, err := ircv3.Parse(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a attention
+	a.reset(m.Tags)
+	want := map[string]bool{"a": true, "b": false, "c": true, "d": false, "e": false, "f": true}
+	it := m.TagIter()
+	for it.Next() {
+		v := it.Value()
+		// Word granularity: a plain value sharing a word with an
+		// escaped one may take the escaper; a value that needs escaping
+		// must never be plain.
+		if got := a.plain(v); got && !want[string(it.Key())] {
+			t.Errorf("plain(%q) = true", v)
+		}
+	}
+	if !a.plain(m.Tags[2:10]) {
+		t.Error("plain(a's value) = false: the fast path is never taken")
+	}
+	if a.plain([]byte("plain-value-long-enough")) {
+		t.Error("plain of a copy = true")
+	}
+	if a.plain(m.Tags[2:10:10]) {
+		t.Error("plain of a capacity-limited view = true")
+	}
+}
+
+func TestDayCache(t *testing.T) {
+	var c dayCache
+	for _, ms := range []int64{1642786203573, 1642786203574, 1642809599999, 1642809600000, 0, -1, 1642786203573, maxMillis, minMillis} {
+		want := time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
+		if got := string(c.appendMillis(nil, ms)); got != want {
+			t.Errorf("dayCache.appendMillis(%d) = %s, want %s", ms, got, want)
+		}
+	}
+}
+
+// TestPlainWord checks the word test against the byte table for every
+// byte in every position, next to plain and to attention bytes.
+func TestPlainWord(t *testing.T) {
+	for pos := range 8 {
+		for b := range 256 {
+			for _, fill := range []byte{'a', 0x7f, ' ', 0x20 + 1} {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(b)
+				want := b < utf8.RuneSelf && htmlSafe[b] && htmlSafe[fill]
+				if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
+					t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
+	// A flagged low byte must not hide nor fake anything above it.
+	for lo := range 256 {
+		for hi := range 256 {
+			w := [8]byte{'a', 'a', 'a', byte(lo), byte(hi), 'a', 'a', 'a'}
+			want := lo < utf8.RuneSelf && htmlSafe[lo] && hi < utf8.RuneSelf && htmlSafe[hi]
+			if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
+				t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+			}
 		}
 	}
 }

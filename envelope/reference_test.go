@@ -314,7 +314,11 @@ func refBuild(line string, kinds Kinds, received time.Time, randomID, traceID st
 		tags[t.key] = in.last[t.key]
 	}
 	raw := map[string]any{"tags": tags}
-	anomaly(!utf8.ValidString(line), "invalid-utf8")
+	p["raw"] = raw
+	// A string that is not UTF-8 loses bytes to U+FFFD, and so does a tag
+	// whose key is not: then the line goes along in base64.
+	bad := invalidKey || !validStrings(env.Source.Channel, env.User.Name, env.User.DisplayName, env.User.ID, env.Source.ChannelID) ||
+		!validValue(p)
 	anomaly(!hash, "channel-without-hash")
 	anomaly(chat && in.val("id") == "", "no-message-id")
 	anomaly(chat && login == "", "no-login")
@@ -326,19 +330,22 @@ func refBuild(line string, kinds Kinds, received time.Time, randomID, traceID st
 	anomaly(banBad, "bad-ban-duration")
 	anomaly(dup, "duplicate-tags")
 	anomaly(invalidKey, "invalid-tag-key")
+	base64Line := bad || len(anomalies) > 0 && !utf8.ValidString(line)
+	if base64Line {
+		anomalies = append([]string{"invalid-utf8"}, anomalies...)
+	}
 	if len(anomalies) > 0 {
 		list := []any{}
 		for _, a := range anomalies {
 			list = append(list, a)
 		}
 		raw["anomalies"] = list
-		if utf8.ValidString(line) {
-			raw["line"] = line
-		} else {
+		if base64Line {
 			raw["lineBase64"] = base64.StdEncoding.EncodeToString([]byte(line))
+		} else {
+			raw["line"] = line
 		}
 	}
-	p["raw"] = raw
 
 	if action {
 		p["isAction"] = true
@@ -389,6 +396,37 @@ func refBuild(line string, kinds Kinds, received time.Time, randomID, traceID st
 		}
 	}
 	return env, nil
+}
+
+func validStrings(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue reports whether every string in v, map keys included, is
+// UTF-8.
+func validValue(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return utf8.ValidString(x)
+	case map[string]any:
+		for k, e := range x {
+			if !utf8.ValidString(k) || !validValue(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if !validValue(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkAgainstReference encodes line with e and compares it with the

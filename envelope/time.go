@@ -7,6 +7,32 @@ const maxMillis = 253402300799999
 // minMillis is the first millisecond of the year 0000.
 const minMillis = -62167219200000
 
+// dayCache remembers the date part of the last day appendMillis wrote:
+// consecutive lines are received, and sent, on the same day.
+type dayCache struct {
+	day  int64
+	date [10]byte // "2006-01-02"
+	ok   bool
+}
+
+// appendMillis appends ms as appendMillis does, reusing the date of the
+// previous call when the day is the same.
+func (c *dayCache) appendMillis(dst []byte, ms int64) []byte {
+	days := floorDiv(ms, 86400000)
+	if !c.ok || c.day != days {
+		var b [24]byte
+		appendMillis(b[:0], ms)
+		copy(c.date[:], b[:10])
+		c.day, c.ok = days, true
+	}
+	dst = append(dst, c.date[:]...)
+	rem := ms - days*86400000
+	sec, milli := rem/1000, rem%1000
+	h, mi, s := sec/3600, sec/60%60, sec%60
+	return append(dst, 'T', byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+s/10), byte('0'+s%10), '.', byte('0'+milli/100), byte('0'+milli/10%10), byte('0'+milli%10), 'Z')
+}
+
 // appendMillis appends the UTC time ms milliseconds after the Unix epoch as
 // RFC 3339 with milliseconds and a Z ("2025-11-21T17:02:00.000Z"), the
 // form of time.Time.Format("2006-01-02T15:04:05.000Z") in UTC. ms must lie

@@ -16,6 +16,11 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+if [ -f bench/peers/twurple/package-lock.json ] && [ ! -d bench/peers/twurple/node_modules ]; then
+	echo "setup: npm ci (bench/peers/twurple)"
+	(cd bench/peers/twurple && npm ci --no-audit --no-fund --silent)
+fi
+
 echo "setup: go mod download"
 go mod download
 if [ -f bench/go.mod ]; then (cd bench && go mod download); fi

@@ -291,6 +291,7 @@ func (m *Manager) recordGap(ch *channel, end time.Time) {
 	}
 	m.gaps = append(m.gaps, g)
 	m.gapTotal++
+	m.gapSeconds += g.End.Sub(g.Start).Seconds()
 	ch.sl.cnt.gaps.Add(1)
 	m.log.Info("gap closed", "channel", ch.name, "start", g.Start, "end", g.End, "duration", g.End.Sub(g.Start))
 }

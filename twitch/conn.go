@@ -224,20 +224,21 @@ type Manager struct {
 	joinLimit *window
 	authLimit *window
 
-	mu       sync.Mutex
-	channels map[string]*channel // wanted channels, by normalised name
-	slots    []*slot             // in order of creation
-	nextSlot int
-	running  bool
-	closed   bool
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
-	wg       sync.WaitGroup // slot goroutines
-	stopped  chan struct{}  // closed when Run has returned
-	gaps     []Gap          // the most recent gaps, oldest first
-	gapTotal uint64
-	nextConn uint64
-	started  time.Time
+	mu         sync.Mutex
+	channels   map[string]*channel // wanted channels, by normalised name
+	slots      []*slot             // in order of creation
+	nextSlot   int
+	running    bool
+	closed     bool
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	wg         sync.WaitGroup // slot goroutines
+	stopped    chan struct{}  // closed when Run has returned
+	gaps       []Gap          // the most recent gaps, oldest first
+	gapTotal   uint64
+	gapSeconds float64 // total length of closed gaps
+	nextConn   uint64
+	started    time.Time
 }
 
 // New returns a Manager for opts. It checks the URL and the channels; it

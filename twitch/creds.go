@@ -76,6 +76,12 @@ type AuthStatus struct {
 	LastValidation AuthEvent `json:"lastValidation,omitzero"`
 	LastRefresh    AuthEvent `json:"lastRefresh,omitzero"`
 	LastError      AuthEvent `json:"lastError,omitzero"` // most recent failure of any kind
+
+	// Counts of validations and refreshes by outcome, since start.
+	Validations        uint64 `json:"validations"`
+	ValidationFailures uint64 `json:"validationFailures"`
+	Refreshes          uint64 `json:"refreshes"`
+	RefreshFailures    uint64 `json:"refreshFailures"`
 }
 
 // Clone returns a deep copy of s.

@@ -242,6 +242,7 @@ func (s *Static) runValidation(ctx context.Context, done chan struct{}) {
 		}
 		s.st.Login, s.st.UserID, s.st.Scopes, s.st.ExpiresAt = s.login, s.userID, slices.Clone(s.scopes), s.expiresAt
 		s.st.LastValidation = AuthEvent{At: now, OK: true, Detail: "ok"}
+		s.st.Validations++
 		if !wasOK {
 			s.log.Info("twitch static token valid", "login", s.login, "user_id", s.userID,
 				"scopes", s.scopes, "expires_at", s.expiresAt)
@@ -250,12 +251,14 @@ func (s *Static) runValidation(ctx context.Context, done chan struct{}) {
 		s.bad = fmt.Errorf("static token rejected, it cannot be refreshed (configure a new token): %w", err)
 		detail := sanitize(err.Error(), s.opts.Token)
 		s.st.LastValidation = AuthEvent{At: now, Detail: detail}
+		s.st.ValidationFailures++
 		s.st.LastError = s.st.LastValidation
 		s.log.Error("twitch static token rejected; credentials not ready until a new token is configured", "error", detail)
 	default:
 		s.failures++
 		detail := sanitize(err.Error(), s.opts.Token)
 		s.st.LastValidation = AuthEvent{At: now, Detail: detail}
+		s.st.ValidationFailures++
 		s.st.LastError = s.st.LastValidation
 		if s.failures == 1 {
 			s.log.Warn("twitch token validation failed; keeping the token and retrying", "error", detail)

@@ -89,30 +89,54 @@ func KindOf(command []byte) Kind {
 // A View is large (it holds the value of every tag Twitch defines) and is
 // meant to be kept and reused, one per goroutine. It is not safe for
 // concurrent use.
+//
+// A View keeps the parts of the message it reads (views into the line),
+// not the message: Reset does not make m escape, and reads only the first
+// two of its parameters.
 type View struct {
-	// Msg is the message the view was reset from.
-	Msg *ircv3.Message
 	// Kind is the kind of the message.
 	Kind Kind
 	// Tags holds the raw value of every known tag, found in one pass.
 	Tags Tags
 
+	source  []byte
+	p0, p1  []byte // the first two parameters
+	nparams int
+
 	text   []byte
 	action bool
 }
 
-// Reset makes v a view of m. m must stay unchanged while v is used.
+// Reset makes v a view of m. The line m was parsed from must stay
+// unchanged while v is used; m itself may change.
 func (v *View) Reset(m *ircv3.Message) {
-	v.Msg = m
 	v.Kind = KindOf(m.Command)
 	v.Tags.reset(m.Tags)
+	v.source, v.p0, v.p1, v.nparams = m.Source, m.Param(0), m.Param(1), m.NumParams()
 	v.text, v.action = nil, false
 	switch v.Kind {
 	case KindPrivmsg, KindUsernotice, KindClearmsg, KindWhisper, KindNotice:
-		if m.NumParams() >= 2 {
-			v.text, v.action = SplitAction(m.Param(1))
+		if v.nparams >= 2 {
+			v.text, v.action = SplitAction(v.p1)
 		}
 	}
+}
+
+// RawTags returns the raw tag section of the message (ircv3.Message.Tags).
+func (v *View) RawTags() []byte { return v.Tags.sect }
+
+// Param returns parameter i (0 or 1: a View keeps only the first two), or
+// nil.
+func (v *View) Param(i int) []byte {
+	switch {
+	case i >= v.nparams:
+		return nil
+	case i == 0:
+		return v.p0
+	case i == 1:
+		return v.p1
+	}
+	return nil
 }
 
 // SplitAction detects a CTCP ACTION (what a client sends for "/me"): a
@@ -156,7 +180,7 @@ func (v *View) Channel() (channel []byte, hash bool) {
 	case KindWhisper, KindReconnect, KindGlobalUserstate, KindOther:
 		return nil, false
 	}
-	p := v.Msg.Param(0)
+	p := v.p0
 	if string(p) == "*" {
 		return nil, false
 	}
@@ -180,14 +204,14 @@ func (v *View) IsAction() bool { return v.action }
 func (v *View) Login() (login []byte, tag bool) {
 	switch v.Kind {
 	case KindPrivmsg, KindWhisper:
-		if nick := v.Msg.Nick(); len(nick) > 0 {
+		if nick, _, _ := ircv3.SplitSource(v.source); len(nick) > 0 {
 			return nick, false
 		}
 		return v.Tags.Get(TagLogin), true
 	case KindUsernotice, KindClearmsg:
 		return v.Tags.Get(TagLogin), true
 	case KindClearchat:
-		return v.Msg.Param(1), false
+		return v.Param(1), false
 	}
 	return nil, false
 }
@@ -314,13 +338,13 @@ func (v *View) Emotes() EmoteIter {
 // UniqueTags iterates over all tags in line order, each key once: a tag
 // whose key appears again later is skipped, so the last duplicate wins.
 func (v *View) UniqueTags() UniqueTagIter {
-	return UniqueTagIter{it: v.Msg.TagIter(), t: &v.Tags}
+	return newUniqueTagIter(&v.Tags, v.Tags.sect, "")
 }
 
 // MsgParams iterates over the msg-param-* tags of a USERNOTICE, each key
 // once (the last duplicate wins); Key returns the whole key.
 func (v *View) MsgParams() UniqueTagIter {
-	return UniqueTagIter{it: v.Msg.TagIter(), t: &v.Tags, prefix: "msg-param-"}
+	return newUniqueTagIter(&v.Tags, v.Tags.sect, "msg-param-")
 }
 
 // parseDecimal parses a raw tag value that unescapes to 1 to 18 ASCII

@@ -25,6 +25,11 @@ func FuzzView(f *testing.F) {
 		if got, want := uniqueList(v.UniqueTags()), naiveUnique(&m); got != want {
 			t.Fatalf("UniqueTags(%q) = %q, want %q", line, got, want)
 		}
+		if v.Tags.Indexed() {
+			if got, want := itemList(&v.Tags), naiveUnique(&m); got != want {
+				t.Fatalf("Item(%q) = %q, want %q", line, got, want)
+			}
+		}
 		if got, want := v.Tags.Duplicates(), naiveHasDup(&m); got != want {
 			t.Fatalf("Duplicates(%q) = %v, want %v", line, got, want)
 		}

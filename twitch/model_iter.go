@@ -2,6 +2,7 @@ package twitch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -86,7 +87,7 @@ type EmoteIter struct {
 	ranges []byte // ranges of the current group not yet seen
 	text   []byte
 
-	ascii   int8 // 0 unknown, 1 all ASCII, -1 not
+	ascii   int8 // 0 unknown, else textASCII, textUTF8 or textInvalid
 	cp, off int  // cursor: code point cp starts at byte off
 
 	start, end   int
@@ -165,15 +166,9 @@ func (it *EmoteIter) Next() bool {
 // (the cursor is then left at the end of the text).
 func (it *EmoteIter) offset(cp int) int {
 	if it.ascii == 0 {
-		it.ascii = 1
-		for _, c := range it.text {
-			if c >= utf8.RuneSelf {
-				it.ascii = -1
-				break
-			}
-		}
+		it.ascii = textKind(it.text)
 	}
-	if it.ascii > 0 {
+	if it.ascii == textASCII {
 		if cp > len(it.text) {
 			it.cp, it.off = len(it.text), len(it.text)
 			return -1
@@ -183,19 +178,55 @@ func (it *EmoteIter) offset(cp int) int {
 	if cp < it.cp {
 		it.cp, it.off = 0, 0
 	}
+	text, off := it.text, it.off
 	for it.cp < cp {
-		if it.off == len(it.text) {
+		if off == len(text) {
+			it.off = off
 			return -1
 		}
-		if it.text[it.off] < utf8.RuneSelf {
-			it.off++
-		} else {
-			_, size := utf8.DecodeRune(it.text[it.off:])
-			it.off += size
+		c := text[off]
+		off++
+		if c >= utf8.RuneSelf {
+			if it.ascii == textUTF8 {
+				// Valid UTF-8: skip the continuation bytes.
+				for off < len(text) && text[off]&0xc0 == 0x80 {
+					off++
+				}
+			} else {
+				_, size := utf8.DecodeRune(text[off-1:])
+				off += size - 1
+			}
 		}
 		it.cp++
 	}
-	return it.off
+	it.off = off
+	return off
+}
+
+// The kinds of text textKind tells apart.
+const (
+	textASCII   = 1
+	textUTF8    = 2 // valid UTF-8, not all ASCII
+	textInvalid = 3 // an invalid byte counts as one code point
+)
+
+// textKind classifies text, eight bytes at a time while it is ASCII.
+func textKind(text []byte) int8 {
+	i := 0
+	for ; i+8 <= len(text); i += 8 {
+		if binary.LittleEndian.Uint64(text[i:])&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(text); i++ {
+		if text[i] >= utf8.RuneSelf {
+			if utf8.Valid(text[i:]) {
+				return textUTF8
+			}
+			return textInvalid
+		}
+	}
+	return textASCII
 }
 
 func parsePos(b []byte) (int, bool) {

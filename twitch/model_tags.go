@@ -2,6 +2,8 @@ package twitch
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 
 	"github.com/ingress-egress/ingress-egress/ircv3"
 )
@@ -184,80 +186,136 @@ const (
 	maxUnknown = 24
 )
 
+// TagUnknown is the TagKey of a tag the model does not know.
+const TagUnknown = numTagKeys
+
+// tagItem locates one tag in the section by offsets: no pointers to
+// write (and no write barriers) per tag.
+type tagItem struct {
+	ks, ke, vs, ve uint32 // key sect[ks:ke], value sect[vs:ve]
+	k              TagKey
+}
+
 // Tags holds the raw values of the known tags of one message. A value is
 // nil when the tag is absent and non-nil (possibly empty) when present; the
 // last duplicate wins. Its zero value has no tags.
 type Tags struct {
-	vals [numTagKeys][]byte
-	pos  [numTagKeys]uint8 // position of the tag in the line, for skip
+	sect    []byte                // the raw tag section
+	present uint64                // bit k: vals[k] is set; the rest of vals is stale
+	vals    [numTagKeys][2]uint32 // value of tag k: sect[vals[k][0]:vals[k][1]]
+	pos     [numTagKeys]uint8     // position of the tag in the line, for skip
 
-	n        int                // tags seen
-	skip     uint64             // bit i: tag i is followed by a duplicate of its key
-	slow     bool               // too many tags or unknown tags to track
-	dup      bool               // some key appears twice
-	unknown  [maxUnknown][]byte // keys of unknown tags seen
-	unknownI [maxUnknown]uint8  // position of each one's latest occurrence
+	n     int                 // tags seen
+	items [maxTracked]tagItem // the first maxTracked tags, in line order
+	skip  uint64              // bit i: tag i is followed by a duplicate of its key
+	slow  bool                // too many tags or unknown tags to track
+	dup   bool                // some key appears twice
+
+	unknown  [maxUnknown][2]uint32 // keys of unknown tags seen
+	unknownI [maxUnknown]uint8     // position of each one's latest occurrence
 	unknownN int
 }
 
 // Get returns the raw value of the tag k, or nil when it is absent.
 func (t *Tags) Get(k TagKey) []byte {
-	if k >= numTagKeys {
+	if k >= numTagKeys || t.present&(1<<k) == 0 {
 		return nil
 	}
-	return t.vals[k]
+	return t.sect[t.vals[k][0]:t.vals[k][1]]
 }
 
 // Has reports whether the tag k is present.
-func (t *Tags) Has(k TagKey) bool { return t.Get(k) != nil }
+func (t *Tags) Has(k TagKey) bool { return k < numTagKeys && t.present&(1<<k) != 0 }
 
 // Len returns the number of tags in the line, duplicates included.
 func (t *Tags) Len() int { return t.n }
 
+// Indexed reports whether every tag of the line is indexed (at most 64
+// tags, at most 24 distinct unknown keys): then Item serves 0 <= i < Len.
+// UniqueTags works for any line.
+func (t *Tags) Indexed() bool { return !t.slow }
+
+// Item returns the i-th tag of an Indexed line, 0 <= i < Len: its key and
+// raw value, its TagKey, and whether a later tag with the same key
+// supersedes it. It is UniqueTags without the iterator, for hot loops.
+func (t *Tags) Item(i int) (key, val []byte, k TagKey, superseded bool) {
+	it := &t.items[i%maxTracked]
+	return t.sect[it.ks:it.ke], t.sect[it.vs:it.ve], it.k, t.skip&(1<<(i&63)) != 0
+}
+
 // Duplicates reports whether some key appears more than once.
 func (t *Tags) Duplicates() bool { return t.dup }
 
-// reset fills t from a raw tag section. A present tag's value is a
-// non-nil slice of the section, so nil marks an absent tag.
-func (t *Tags) reset(raw []byte) {
-	*t = Tags{}
-	all := raw
-	for len(raw) > 0 {
-		item := raw
-		if semi := bytes.IndexByte(raw, ';'); semi >= 0 {
-			item, raw = raw[:semi], raw[semi+1:]
-		} else {
-			raw = nil
+// maxSection is the longest tag section reset indexes by uint32 offsets;
+// ircv3 lines are far shorter.
+const maxSection = 1<<32 - 1
+
+// reset fills t from a raw tag section, splitting it the way
+// ircv3.TagIter does. It clears only what it reads back.
+func (t *Tags) reset(sect []byte) {
+	if uint64(len(sect)) > maxSection {
+		sect = sect[:maxSection]
+	}
+	t.sect, t.present, t.n, t.skip, t.slow, t.dup, t.unknownN = sect, 0, 0, 0, false, false, 0
+	for p := 0; p < len(sect); {
+		end := len(sect)
+		if semi := bytes.IndexByte(sect[p:], ';'); semi >= 0 {
+			end = p + semi
 		}
-		if len(item) == 0 {
-			continue // ircv3.TagIter skips empty items too
+		if end == p {
+			p++
+			continue // an empty item: ircv3.TagIter skips them too
 		}
-		key, val := item, item[len(item):]
-		if eq := bytes.IndexByte(item, '='); eq >= 0 {
-			key, val = item[:eq], item[eq+1:]
+		ke, vs := end, end
+		if eq := indexEquals(sect[p:end]); eq >= 0 {
+			ke, vs = p+eq, p+eq+1
 		}
+		key := sect[p:ke]
 		i := t.n
 		t.n++
-		if i >= maxTracked {
+		k := lookupKey(key)
+		if i < maxTracked {
+			t.items[i] = tagItem{uint32(p), uint32(ke), uint32(vs), uint32(end), k}
+		} else {
 			t.slow = true
 		}
-		if k := lookupKey(key); k < numTagKeys {
-			if t.vals[k] != nil {
+		if k < numTagKeys {
+			if t.present&(1<<k) != 0 {
 				t.dup = true
 				t.skip |= 1 << (t.pos[k] & 63)
 			}
-			t.vals[k] = val
+			t.present |= 1 << k
+			t.vals[k] = [2]uint32{uint32(vs), uint32(end)}
 			t.pos[k] = uint8(min(i, 255))
-			continue
+		} else if !t.slow {
+			t.addUnknown(p, ke, i)
 		}
-		if t.slow {
-			continue
-		}
-		t.addUnknown(key, i)
+		p = end + 1
 	}
 	if t.slow && !t.dup {
-		t.dup = hasDuplicateKeys(all)
+		t.dup = hasDuplicateKeys(sect)
 	}
+}
+
+// indexEquals returns the index of the first '=' in item, or -1. Keys are
+// short: a word-at-a-time search finds the '=' of most in one or two
+// steps, where bytes.IndexByte costs a call and a byte loop a mispredicted
+// exit per key (BenchmarkViewReset).
+func indexEquals(item []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(item); i += 8 {
+		x := binary.LittleEndian.Uint64(item[i:]) ^ ones*'='
+		if z := (x - ones) & ^x & highs; z != 0 {
+			return i + bits.TrailingZeros64(z)/8
+		}
+	}
+	for ; i < len(item); i++ {
+		if item[i] == '=' {
+			return i
+		}
+	}
+	return -1
 }
 
 // hasDuplicateKeys reports whether a raw tag section repeats a key, the
@@ -277,10 +335,12 @@ func hasDuplicateKeys(raw []byte) bool {
 	return false
 }
 
-// addUnknown records the unknown key at position i (< maxTracked).
-func (t *Tags) addUnknown(key []byte, i int) {
+// addUnknown records the unknown key sect[ks:ke] at position i (<
+// maxTracked).
+func (t *Tags) addUnknown(ks, ke, i int) {
+	key := t.sect[ks:ke]
 	for j := range t.unknownN {
-		if bytes.Equal(t.unknown[j], key) {
+		if bytes.Equal(t.sect[t.unknown[j][0]:t.unknown[j][1]], key) {
 			t.dup = true
 			t.skip |= 1 << t.unknownI[j]
 			t.unknownI[j] = uint8(i)
@@ -291,7 +351,7 @@ func (t *Tags) addUnknown(key []byte, i int) {
 		t.slow = true
 		return
 	}
-	t.unknown[t.unknownN], t.unknownI[t.unknownN] = key, uint8(i)
+	t.unknown[t.unknownN], t.unknownI[t.unknownN] = [2]uint32{uint32(ks), uint32(ke)}, uint8(i)
 	t.unknownN++
 }
 
@@ -299,39 +359,64 @@ func (t *Tags) addUnknown(key []byte, i int) {
 // key once (the last duplicate wins). Key and Value are raw views into the
 // line. Its zero value is an empty iteration.
 type UniqueTagIter struct {
-	it     ircv3.TagIter
 	t      *Tags
-	i      int
+	raw    []byte // the tag section, for the slow path
 	prefix string
+
+	i        int // next item
+	slowIter ircv3.TagIter
+	inSlow   bool
+	key, val []byte
+	k        TagKey
+}
+
+func newUniqueTagIter(t *Tags, raw []byte, prefix string) UniqueTagIter {
+	u := UniqueTagIter{t: t, raw: raw, prefix: prefix}
+	if t.slow {
+		var m ircv3.Message
+		m.Tags = raw
+		u.slowIter, u.inSlow = m.TagIter(), true
+	}
+	return u
 }
 
 // Next advances to the next tag and reports whether there is one.
 func (u *UniqueTagIter) Next() bool {
-	for u.it.Next() {
-		i := u.i
-		u.i++
-		if u.prefix != "" && !bytes.HasPrefix(u.it.Key(), []byte(u.prefix)) {
-			continue
-		}
-		if u.t == nil || !u.t.dup && !u.t.slow {
+	if u.t == nil {
+		return false
+	}
+	if !u.inSlow {
+		for u.i < u.t.n {
+			i := u.i
+			u.i++
+			if u.t.skip&(1<<i) != 0 {
+				continue
+			}
+			it := &u.t.items[i]
+			key := u.t.sect[it.ks:it.ke]
+			if u.prefix != "" && !bytes.HasPrefix(key, []byte(u.prefix)) {
+				continue
+			}
+			u.key, u.val, u.k = key, u.t.sect[it.vs:it.ve], it.k
 			return true
 		}
-		if !u.t.slow {
-			if u.t.skip&(1<<i) == 0 {
-				return true
-			}
+		return false
+	}
+	for u.slowIter.Next() {
+		key := u.slowIter.Key()
+		if u.prefix != "" && !bytes.HasPrefix(key, []byte(u.prefix)) {
 			continue
 		}
-		// Slow path: is this key repeated later?
-		later := u.it
+		later := u.slowIter
 		repeated := false
 		for later.Next() {
-			if bytes.Equal(later.Key(), u.it.Key()) {
+			if bytes.Equal(later.Key(), key) {
 				repeated = true
 				break
 			}
 		}
 		if !repeated {
+			u.key, u.val, u.k = key, u.slowIter.Value(), lookupKey(key)
 			return true
 		}
 	}
@@ -339,7 +424,11 @@ func (u *UniqueTagIter) Next() bool {
 }
 
 // Key returns the current tag's key.
-func (u *UniqueTagIter) Key() []byte { return u.it.Key() }
+func (u *UniqueTagIter) Key() []byte { return u.key }
 
 // Value returns the current tag's raw, escaped value.
-func (u *UniqueTagIter) Value() []byte { return u.it.Value() }
+func (u *UniqueTagIter) Value() []byte { return u.val }
+
+// TagKey returns the current tag's TagKey, TagUnknown for a tag the model
+// does not know.
+func (u *UniqueTagIter) TagKey() TagKey { return u.k }

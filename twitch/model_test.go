@@ -12,6 +12,14 @@ import (
 // and emotes after an emoji.
 const modelPrivmsg = `@badge-info=subscriber/24;badges=broadcaster/1,subscriber/3012,premium/1;client-nonce=a4b2f1e0c9d8;color=#8A2BE2;display-name=Ronni;emotes=25:7-11,15-19;first-msg=0;flags=;id=885196de-cb67-427a-baa8-82f9b0fcd05f;mod=0;reply-parent-display-name=Foo;reply-parent-msg-body=hello\sworld\:\sok;reply-parent-msg-id=b34ccfc7-0000-4000-8000-000000000001;reply-parent-user-id=42;reply-parent-user-login=foo;reply-thread-parent-msg-id=b34ccfc7-0000-4000-8000-000000000000;reply-thread-parent-user-login=foo;returning-chatter=0;room-id=1337;subscriber=1;tmi-sent-ts=1642786203573;turbo=0;user-id=1337;user-type= :ronni!ronni@ronni.tmi.twitch.tv PRIVMSG #ronni :@Foo 😂 Kappa 😂 Kappa`
 
+func msgOf(t testing.TB, line string) *ircv3.Message {
+	m, err := ircv3.Parse([]byte(line))
+	if err != nil {
+		t.Fatalf("Parse(%q): %v", line, err)
+	}
+	return &m
+}
+
 func view(t testing.TB, line string) *View {
 	t.Helper()
 	m, err := ircv3.Parse([]byte(line))
@@ -339,6 +347,24 @@ func uniqueList(it UniqueTagIter) string {
 	var out []string
 	for it.Next() {
 		out = append(out, string(it.Key())+"="+string(it.Value()))
+		if it.TagKey() != lookupKey(it.Key()) {
+			out = append(out, "WRONG-TAGKEY")
+		}
+	}
+	return strings.Join(out, ";")
+}
+
+// itemList lists the tags that Item does not mark superseded.
+func itemList(t *Tags) string {
+	var out []string
+	for i := range t.Len() {
+		key, val, k, superseded := t.Item(i)
+		if k != lookupKey(key) {
+			out = append(out, "WRONG-TAGKEY")
+		}
+		if !superseded {
+			out = append(out, string(key)+"="+string(val))
+		}
 	}
 	return strings.Join(out, ";")
 }
@@ -409,10 +435,15 @@ func TestUniqueTags(t *testing.T) {
 	} {
 		line := "@" + tags + " :a!a@a PRIVMSG #c :x"
 		v := view(t, line)
-		if got, want := uniqueList(v.UniqueTags()), naiveUnique(v.Msg); got != want {
+		if got, want := uniqueList(v.UniqueTags()), naiveUnique(msgOf(t, line)); got != want {
 			t.Errorf("UniqueTags(%q)\n got %q\nwant %q", tags, got, want)
 		}
-		if got, want := v.Tags.Duplicates(), naiveHasDup(v.Msg); got != want {
+		if v.Tags.Indexed() {
+			if got, want := itemList(&v.Tags), naiveUnique(msgOf(t, line)); got != want {
+				t.Errorf("Item(%q)\n got %q\nwant %q", tags, got, want)
+			}
+		}
+		if got, want := v.Tags.Duplicates(), naiveHasDup(msgOf(t, line)); got != want {
 			t.Errorf("Duplicates(%q) = %v, want %v", tags, got, want)
 		}
 	}
@@ -461,6 +492,15 @@ func TestUnescapedHelpers(t *testing.T) {
 			if got := tagIs([]byte(c.a), c.b); got != c.eq {
 				t.Errorf("tagIs(%q, %q) = %v", c.a, c.b, got)
 			}
+		}
+	}
+}
+
+func TestIndexEquals(t *testing.T) {
+	for _, s := range []string{"", "=", "a", "a=", "=a", "abcdefg=", "abcdefgh=", "abcdefghi", "abcdefgh", "badge-info=subscriber/24",
+		"reply-thread-parent-display-name=x=y", "\xff\x80=\x3d", "a\x3c=", "0123456789abcdef", "0123456789abcdef="} {
+		if got, want := indexEquals([]byte(s)), strings.IndexByte(s, '='); got != want {
+			t.Errorf("indexEquals(%q) = %d, want %d", s, got, want)
 		}
 	}
 }

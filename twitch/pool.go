@@ -1,9 +1,12 @@
 package twitch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync/atomic"
 	"time"
 )
@@ -27,6 +30,8 @@ type slot struct {
 	state         string
 	lastReconnect time.Time
 	lastReason    string
+	lastClass     string            // reasonClass of lastReason
+	reconnectsBy  map[string]uint64 // reconnects by reasonClass
 	lastErr       string
 	connectedAt   time.Time
 }
@@ -99,6 +104,7 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 		reconnecting  bool // the next dial replaces cur (make-before-break)
 		drainSent     bool
 		reason        string // why the last session ended
+		class         string // reasonClass(reason)
 		everConnected bool
 	)
 	defer retry.Stop()
@@ -215,14 +221,21 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 			}
 			s := r.s
 			now := time.Now()
-			if everConnected {
+			reconnected := everConnected
+			if reconnected {
 				sl.cnt.reconnects.Add(1)
 			}
 			everConnected = true
 			m.mu.Lock()
 			sl.connectedAt = now
 			if reason != "" {
-				sl.lastReconnect, sl.lastReason = now, reason
+				sl.lastReconnect, sl.lastReason, sl.lastClass = now, reason, class
+			}
+			if reconnected {
+				if sl.reconnectsBy == nil {
+					sl.reconnectsBy = map[string]uint64{}
+				}
+				sl.reconnectsBy[cmp.Or(class, "error")]++
 			}
 			m.mu.Unlock()
 			if reconnecting && cur != nil {
@@ -244,7 +257,7 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 
 		case <-curReconnect:
 			m.log.Info("server asked to reconnect", "slot", sl.id, "conn", cur.id)
-			reason = ErrServerReconnect.Error()
+			reason, class = ErrServerReconnect.Error(), "server_reconnect"
 			reconnecting = true
 			if !dialing {
 				retry.Stop()
@@ -254,7 +267,7 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 		case <-curDone:
 			now := time.Now()
 			m.sessionGone(cur, now)
-			reason = cur.err.Error()
+			reason, class = cur.err.Error(), reasonClass(cur.err)
 			m.mu.Lock()
 			sl.lastErr = reason
 			m.mu.Unlock()
@@ -421,4 +434,24 @@ func resetTimer(t *time.Timer, when time.Time) {
 		return
 	}
 	t.Reset(max(time.Until(when), 0))
+}
+
+// reasonClass names the kind of failure that ended a session, for the
+// reconnects-by-reason counter (a small, fixed set of label values).
+func reasonClass(err error) string {
+	switch {
+	case errors.Is(err, ErrServerReconnect):
+		return "server_reconnect"
+	case errors.Is(err, ErrPongTimeout):
+		return "pong_timeout"
+	case errors.Is(err, ErrLoginFailed):
+		return "login_failed"
+	case errors.Is(err, ErrRegisterTimeout):
+		return "register_timeout"
+	case errors.Is(err, ErrWriteStalled):
+		return "write_stalled"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return "closed_by_server"
+	}
+	return "error"
 }

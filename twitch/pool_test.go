@@ -257,7 +257,11 @@ func TestReconnectOverlap(t *testing.T) {
 				}
 				st := m.Status()
 				c := st.Connections[0]
-				if both == 0 || c.Counters.DedupHits != uint64(both) {
+				// Every dedup hit is an id read on both connections; an id the
+				// server wrote to the old connection after its drain PING is
+				// never read there (the new one delivered it), so hits may be
+				// fewer than the ids sent to both.
+				if both == 0 || c.Counters.DedupHits == 0 || c.Counters.DedupHits > uint64(both) {
 					t.Errorf("%d ids went to both connections, %d dedup hits", both, c.Counters.DedupHits)
 				}
 				if c.Counters.Reconnects != 1 || st.Gaps != 0 || c.LastReconnectReason != ErrServerReconnect.Error() {

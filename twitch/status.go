@@ -1,6 +1,7 @@
 package twitch
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -13,6 +14,7 @@ type Status struct {
 	Wanted      int          `json:"wanted"`      // channels wanted
 	Joined      int          `json:"joined"`      // wanted channels joined on a live connection
 	Gaps        uint64       `json:"gaps"`        // gaps closed so far
+	GapSeconds  float64      `json:"gapSeconds"`  // their total length
 	OpenGaps    []Gap        `json:"openGaps"`    // channels not covered now
 	RecentGaps  []Gap        `json:"recentGaps"`  // the last closed gaps, oldest first
 	Failed      []Failed     `json:"failed"`      // channels that failed
@@ -39,9 +41,13 @@ type ConnStatus struct {
 	ConnectedSince      time.Time `json:"connectedSince,omitzero"`
 	LastReconnect       time.Time `json:"lastReconnect,omitzero"`
 	LastReconnectReason string    `json:"lastReconnectReason,omitempty"`
-	PingRTTMillis       float64   `json:"pingRttMs"`
-	LastError           string    `json:"lastError,omitempty"`
-	Counters            Counters  `json:"counters"`
+	// ReconnectsByReason counts reconnects by the kind of failure:
+	// server_reconnect, pong_timeout, login_failed, register_timeout,
+	// write_stalled, closed_by_server, error.
+	ReconnectsByReason map[string]uint64 `json:"reconnectsByReason,omitempty"`
+	PingRTTMillis      float64           `json:"pingRttMs"`
+	LastError          string            `json:"lastError,omitempty"`
+	Counters           Counters          `json:"counters"`
 }
 
 // Counters of a pooled connection.
@@ -69,6 +75,7 @@ func (m *Manager) Status() Status {
 		URL:         m.ep.public,
 		Wanted:      len(m.channels),
 		Gaps:        m.gapTotal,
+		GapSeconds:  m.gapSeconds,
 		RecentGaps:  slices.Clone(m.gaps),
 		OpenGaps:    []Gap{},
 		Failed:      []Failed{},
@@ -116,6 +123,7 @@ func (m *Manager) slotStatus(sl *slot) ConnStatus {
 		Failed:              []Failed{},
 		LastReconnect:       sl.lastReconnect,
 		LastReconnectReason: sl.lastReason,
+		ReconnectsByReason:  maps.Clone(sl.reconnectsBy),
 		LastError:           sl.lastErr,
 	}
 	s := sl.cur

@@ -424,6 +424,16 @@ func (s *Source) safe(msg string) string {
 // event records an outcome, and a failure also as LastError. Callers hold mu.
 func (s *Source) eventLocked(dst *twitch.AuthEvent, ok bool, detail string) {
 	*dst = twitch.AuthEvent{At: time.Now(), OK: ok, Detail: s.safe(detail)}
+	switch {
+	case dst == &s.status.LastValidation && ok:
+		s.status.Validations++
+	case dst == &s.status.LastValidation:
+		s.status.ValidationFailures++
+	case dst == &s.status.LastRefresh && ok:
+		s.status.Refreshes++
+	case dst == &s.status.LastRefresh:
+		s.status.RefreshFailures++
+	}
 	if !ok {
 		s.status.LastError = *dst
 	}
