@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -337,7 +338,11 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 	if !ok || code != 0 {
 		t.Fatalf("after SIGTERM: exited %v with code %d after %v; want 0 within 10 s", ok, code, elapsed)
 	}
-	t.Logf("exited %v after SIGTERM", elapsed.Round(time.Millisecond))
+	steps := []string{}
+	for _, rec := range p.findLogs("shutdown step done") {
+		steps = append(steps, fmt.Sprint(rec["step"], " ", rec["duration"]))
+	}
+	t.Logf("exited %v after SIGTERM; steps: %s", elapsed.Round(time.Millisecond), strings.Join(steps, ", "))
 
 	num := func(rec map[string]any, k string) int {
 		f, ok := rec[k].(float64)

@@ -48,8 +48,9 @@ func TestMain(m *testing.M) {
 }
 
 // serviceBinary builds the service once per test run (the build takes
-// seconds even with a warm cache) and returns its path. End-to-end tests
-// are skipped with -short.
+// seconds even with a warm cache) and returns its path, with the race
+// detector when the tests run with it. End-to-end tests are skipped with
+// -short.
 func serviceBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -67,7 +68,13 @@ func serviceBinary(t *testing.T) string {
 		binPath = filepath.Join(binDir, "ingress-egress")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool, "build", "-o", binPath, "-ldflags", "-X main.version=e2e-test", ".")
+		args := []string{"build", "-o", binPath, "-ldflags", "-X main.version=e2e-test"}
+		if raceEnabled {
+			// A data race in the running service then ends it with a
+			// report on stderr (not a JSON record) and exit code 66.
+			args = append(args, "-race")
+		}
+		cmd := exec.CommandContext(ctx, goTool, append(args, ".")...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -135,6 +142,11 @@ func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 	bin := serviceBinary(t)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{}
+	if raceEnabled {
+		// The race detector sleeps 1 s at exit by default: it would count
+		// against the shutdown deadline under test.
+		cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0")
+	}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
