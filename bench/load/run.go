@@ -24,6 +24,8 @@ import (
 // Config is one load run. The zero value, with Service and NATSURL set, is
 // 1 channel at 1,000 lines/s for 5 s through JetStream.
 type Config struct {
+	// Scenario labels the run in its Result (for the report).
+	Scenario string
 	// Target is what reads chat and publishes: Ours (default), GoPeer or
 	// Twurple.
 	Target string
@@ -113,6 +115,7 @@ func (c *Config) defaults() {
 
 // Result is what one run measured. Durations are in nanoseconds in JSON.
 type Result struct {
+	Scenario    string    `json:"scenario"`
 	Target      string    `json:"target"`
 	Bus         string    `json:"bus"`
 	Channels    int       `json:"channels"`
@@ -153,6 +156,14 @@ type Result struct {
 	Err               string  `json:"err,omitempty"`
 }
 
+// Sustained reports whether the run kept up with its rate without loss:
+// it is OK, the fake server wrote at least 97 % of the lines asked for (the
+// target did not push back), and the last envelope arrived less than 1 s
+// after the last line was sent (no backlog).
+func (r *Result) Sustained() bool {
+	return r.OK() && r.Rate > 0 && r.InPerSec >= 0.97*r.Rate && r.DrainSeconds < 1
+}
+
 // OK reports whether the run delivered every line once.
 func (r *Result) OK() bool {
 	return r.Err == "" && r.Check.OK() && r.Check.Delivered == int(r.SentConnected)
@@ -165,7 +176,7 @@ func (r *Result) OK() bool {
 // lines returns its Result with a nil error (see Result.OK).
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg.defaults()
-	res := Result{Target: cfg.Target, Bus: cfg.Bus, Channels: cfg.Channels, Rate: cfg.Rate, Start: time.Now(),
+	res := Result{Scenario: cfg.Scenario, Target: cfg.Target, Bus: cfg.Bus, Channels: cfg.Channels, Rate: cfg.Rate, Start: time.Now(),
 		Load1: load1(), AllocBytesPerLine: -1}
 	res.Connections = (cfg.Channels + cfg.ChannelsPerConn - 1) / cfg.ChannelsPerConn
 	if cfg.Dir == "" {
