@@ -117,3 +117,44 @@ func (g *gcTrace) line(s string) {
 	}
 	g.lastLive = live
 }
+
+// MachineCPU is the whole machine's CPU time by state, in seconds summed
+// over all cores, from the "cpu" line of /proc/stat.
+type MachineCPU struct {
+	User   float64 `json:"user"`   // user + nice
+	System float64 `json:"system"` // system + irq + softirq
+	IOWait float64 `json:"iowait"`
+	Idle   float64 `json:"idle"`
+	Steal  float64 `json:"steal"`
+}
+
+// ReadMachineCPU reads /proc/stat.
+func ReadMachineCPU() (MachineCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return MachineCPU{}, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return MachineCPU{}, fmt.Errorf("load: cannot parse /proc/stat")
+	}
+	v := make([]float64, 8)
+	for i := range v {
+		n, err := strconv.ParseUint(f[i+1], 10, 64)
+		if err != nil {
+			return MachineCPU{}, fmt.Errorf("load: cannot parse /proc/stat")
+		}
+		v[i] = float64(n) / clockTicks
+	}
+	return MachineCPU{User: v[0] + v[1], System: v[2] + v[5] + v[6], Idle: v[3], IOWait: v[4], Steal: v[7]}, nil
+}
+
+// Sub returns m − o.
+func (m MachineCPU) Sub(o MachineCPU) MachineCPU {
+	return MachineCPU{User: m.User - o.User, System: m.System - o.System, IOWait: m.IOWait - o.IOWait,
+		Idle: m.Idle - o.Idle, Steal: m.Steal - o.Steal}
+}
+
+// Total is the sum of the states.
+func (m MachineCPU) Total() float64 { return m.User + m.System + m.IOWait + m.Idle + m.Steal }

@@ -152,8 +152,11 @@ type Result struct {
 	AllocBytesPerLine float64 `json:"allocBytesPerLine"`
 	GCs               int     `json:"gcs"`
 	Load1             float64 `json:"load1"` // the machine's 1-minute load average at the start
-	EnvelopeBytes     int     `json:"envelopeBytes"`
-	Err               string  `json:"err,omitempty"`
+	// Machine is the whole machine's CPU time by state over the send window
+	// and drain (other work on the machine included).
+	Machine       MachineCPU `json:"machine"`
+	EnvelopeBytes int        `json:"envelopeBytes"`
+	Err           string     `json:"err,omitempty"`
 }
 
 // Sustained reports whether the run kept up with its rate without loss:
@@ -347,6 +350,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	cpu0, _ := ProcCPU(p.pid())
 	bus0 := busCPU(cfg.BusPID)
 	h0, _ := ProcCPU(0)
+	m0, _ := ReadMachineCPU()
 	p.mu.Lock()
 	gc0 := p.gc
 	p.mu.Unlock()
@@ -392,6 +396,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	cpu1, _ := ProcCPU(p.pid())
 	bus1 := busCPU(cfg.BusPID)
 	h1, _ := ProcCPU(0)
+	m1, _ := ReadMachineCPU()
+	res.Machine = m1.Sub(m0)
 	_, hwm, _ := ProcMem(p.pid())
 	res.CPU, res.BusCPU, res.HarnessCPU, res.PeakRSS = cpu1-cpu0, bus1-bus0, h1-h0, hwm
 	p.mu.Lock()

@@ -534,9 +534,10 @@ func cpuSection(w io.Writer, d *Data) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("## Where the CPU went\n\nThe machine has %d cores for everything. Per run, CPU seconds of the target, of the NATS "+
 		"server process, and of the harness (fake Twitch server, consumer, loss checker), over the send window and drain; "+
-		"\"share\" is the sum over the window's core-seconds. A run whose share nears 100 %% is bound by the machine, not by "+
-		"one component.\n\n", d.Machine.NProc)
-	p("| scenario | bus | target | rate | seconds | target CPU s | bus CPU s | harness CPU s | share of %d cores |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n", d.Machine.NProc)
+		"\"share\" is the sum over the window's core-seconds. The last column is the whole machine's time by state over the "+
+		"same window (other helpers' work included): idle near 0 means the run was bound by the machine, not by one "+
+		"component; a high iowait means JetStream's file store was waiting for the disk.\n\n", d.Machine.NProc)
+	p("| scenario | bus | target | rate | seconds | target CPU s | bus CPU s | harness CPU s | share of %d cores | machine user / sys / iowait / idle / steal %% |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n", d.Machine.NProc)
 	rs := slices.Clone(d.Results)
 	slices.SortStableFunc(rs, func(a, b load.Result) int { return cmp.Compare(a.Start.UnixNano(), b.Start.UnixNano()) })
 	for _, r := range rs {
@@ -545,8 +546,13 @@ func cpuSection(w io.Writer, d *Data) {
 		}
 		span := r.Seconds + r.DrainSeconds
 		share := (r.CPU + r.BusCPU + r.HarnessCPU) / (span * float64(max(1, d.Machine.NProc))) * 100
-		p("| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f %% |\n", r.Scenario, r.Bus, r.Target, rate(r.Rate), span,
-			r.CPU, r.BusCPU, r.HarnessCPU, share)
+		mc := "–"
+		if t := r.Machine.Total(); t > 0 {
+			mc = fmt.Sprintf("%.0f / %.0f / %.0f / %.0f / %.0f", 100*r.Machine.User/t, 100*r.Machine.System/t,
+				100*r.Machine.IOWait/t, 100*r.Machine.Idle/t, 100*r.Machine.Steal/t)
+		}
+		p("| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f %% | %s |\n", r.Scenario, r.Bus, r.Target, rate(r.Rate), span,
+			r.CPU, r.BusCPU, r.HarnessCPU, share, mc)
 	}
 	p("\n")
 }
