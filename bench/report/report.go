@@ -78,6 +78,15 @@ var scenarios = []struct{ key, label string }{
 	{"soak", "soak: 1,000 channels, 10k lines/s"},
 }
 
+var scenarioNotes = map[string]string{
+	"one": "At maximum rate the fake server writes as fast as the target's connection takes lines: its per-connection " +
+		"queue (16,384 lines) stays full, so the latency here is mostly time spent in that queue, and \"in\" is the " +
+		"target's read rate on one connection.",
+	"tenk": "10,000 channels over 90 per connection (the service's default TWITCH_CHANNELS_PER_CONN): 112 connections, " +
+		"TWITCH_JOIN_RATE=2000 per 10 s (a verified bot's), the fake server without a JOIN limit; the peers get the same " +
+		"112 connections (go-twitch-irc without its JOIN limiter, Twurple at bot level \"verified\").",
+}
+
 var targets = []string{load.Ours, load.GoPeer, load.Twurple}
 var buses = []string{"core", "jetstream", "embedded"}
 
@@ -411,6 +420,9 @@ func runsSection(w io.Writer, d *Data) {
 			continue
 		}
 		p("### %s\n\n", sc.label)
+		if n := scenarioNotes[sc.key]; n != "" {
+			p("%s\n\n", n)
+		}
 		p("| bus | target | conns | in lines/s | acked env/s | p50 ms | p99 ms | p99.9 ms | CPU s / M lines | peak RSS MiB | alloc B/line | sent | recv | pub | lost | dup | not-recv | ok |\n")
 		p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 		for _, b := range buses {
@@ -492,7 +504,16 @@ func saturationSection(w io.Writer, d *Data) {
 		p("| %s | %s | %s | %s | %s | %s | %s |\n", s.Bus, s.Target, group(int64(s.Max)), p99, cpu, strings.Join(steps, ", "), stop)
 	}
 	if c := d.ceiling(); c != nil {
-		p("\nJetStream ceiling on the same bus, same run: a bare `nats.go` `PublishMsgAsync` loop (4,096 pending, `Nats-Msg-Id`, %d B messages): **%s msgs/s**.\n", c.EnvelopeBytes, group(int64(c.AckedPerSec)))
+		var all []string
+		for _, r := range d.Results {
+			if r.Scenario == "ceiling" && r.Err == "" {
+				all = append(all, fmt.Sprintf("%s at %s", group(int64(r.AckedPerSec)), r.Start.UTC().Format("15:04")))
+			}
+		}
+		p("\nJetStream ceiling on the same bus, same invocation: a bare `nats.go` `PublishMsgAsync` loop (4,096 pending, "+
+			"`Nats-Msg-Id`, %d B messages, file storage): **%s msgs/s** (the last measurement, taken after the saturation "+
+			"steps; all measurements: %s msgs/s — the spread is the shared disk's).\n", c.EnvelopeBytes,
+			group(int64(c.AckedPerSec)), strings.Join(all, ", "))
 	}
 	p("\n")
 }
