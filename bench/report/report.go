@@ -406,7 +406,9 @@ func runsSection(w io.Writer, d *Data) {
 	p("## Runs\n\nIn = lines the fake server wrote per second; acked = envelopes read back exactly once per second " +
 		"(from the first line sent to the last envelope read). Sent/recv/pub: lines the fake server wrote, PRIVMSGs the " +
 		"target says it read, envelopes it says the bus acknowledged. Lost = read by a live connection, never on the bus; " +
-		"not-recv = sent while no connection was joined (must lie in a gap the service reported).\n\n")
+		"not-recv = sent while no connection was joined (must lie in a gap the service reported). Lines/s per core = 10⁶ ÷ " +
+		"(CPU s per M lines): what one core would carry for the target alone, the figure least disturbed by the other work " +
+		"on the machine.\n\n")
 	for _, sc := range scenarios {
 		any := false
 		for _, b := range buses {
@@ -423,8 +425,8 @@ func runsSection(w io.Writer, d *Data) {
 		if n := scenarioNotes[sc.key]; n != "" {
 			p("%s\n\n", n)
 		}
-		p("| bus | target | conns | in lines/s | acked env/s | p50 ms | p99 ms | p99.9 ms | CPU s / M lines | peak RSS MiB | alloc B/line | sent | recv | pub | lost | dup | not-recv | ok |\n")
-		p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		p("| bus | target | conns | in lines/s | acked env/s | p50 ms | p99 ms | p99.9 ms | CPU s / M lines | lines/s per core | peak RSS MiB | alloc B/line | sent | recv | pub | lost | dup | not-recv | ok |\n")
+		p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 		for _, b := range buses {
 			for _, t := range targets {
 				r := d.latest(sc.key, t, b)
@@ -439,9 +441,13 @@ func runsSection(w io.Writer, d *Data) {
 						ok += ": " + strings.ReplaceAll(r.Err, "|", "/")
 					}
 				}
-				p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |\n",
+				perCore := -1.0
+				if r.CPUPerMillion > 0 {
+					perCore = 1e6 / r.CPUPerMillion
+				}
+				p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |\n",
 					b, t, r.Connections, num(r.InPerSec), num(r.AckedPerSec), ms(l.P50), ms(l.P99), ms(l.P999),
-					num(r.CPUPerMillion), mib(r.PeakRSS), num(r.AllocBytesPerLine), group(r.Sent), group(r.Received),
+					num(r.CPUPerMillion), num(perCore), mib(r.PeakRSS), num(r.AllocBytesPerLine), group(r.Sent), group(r.Received),
 					group(r.Published), r.Check.Lost, r.Check.Duplicated, r.Check.NotReceived, ok)
 			}
 		}
