@@ -67,6 +67,9 @@ type Data struct {
 	// Results in the order they were run; for a scenario, target and bus
 	// run more than once the last run counts (saturation steps aside).
 	Results []load.Result
+	// Notes is Markdown written by a person (the analysis of the figures),
+	// inserted after the targets table.
+	Notes string
 }
 
 // The scenarios of the run tables, in report order, with their labels.
@@ -296,6 +299,9 @@ func Markdown(w io.Writer, d *Data, svg string) error {
 		"resolution; the service exposes no allocation counter, so allocations *per line* as a count are n/a).\n\n")
 
 	targetsSection(w, d)
+	if d.Notes != "" {
+		p("%s\n\n", strings.TrimSpace(d.Notes))
+	}
 	runsSection(w, d)
 	saturationSection(w, d)
 	soakSection(w, d)

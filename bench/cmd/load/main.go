@@ -45,6 +45,7 @@ type options struct {
 	satRates                  []float64
 	satChannels               int
 	out, md, svg, render      string
+	notes                     string
 	service, gopeer, node, js string
 	verbose                   bool
 }
@@ -72,6 +73,7 @@ func run() error {
 	flag.StringVar(&o.out, "out", "out/results.jsonl", "append every run's result here, one JSON line each")
 	flag.StringVar(&o.md, "md", "REPORT.md", "Markdown report to write")
 	flag.StringVar(&o.svg, "svg", "report.svg", "SVG chart to write")
+	flag.StringVar(&o.notes, "notes", "report/notes.md", "Markdown inserted after the targets table (the analysis); missing: none")
 	flag.StringVar(&o.render, "render", "", "only write the report from this results file")
 	flag.StringVar(&o.service, "service", "out/ingress-egress", "the ingress-egress binary")
 	flag.StringVar(&o.gopeer, "gopeer", "out/gopeer", "the bench/peers/gopeer binary")
@@ -237,6 +239,9 @@ func render(o *options, path string) error {
 	}
 	rs = slices.DeleteFunc(rs, func(r load.Result) bool { return r.Scenario == "" })
 	d := report.Data{Machine: report.ThisMachine(), Results: rs}
+	if b, err := os.ReadFile(o.notes); err == nil {
+		d.Notes = string(b)
+	}
 	md, err := os.Create(o.md)
 	if err != nil {
 		return err
