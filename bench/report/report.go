@@ -357,11 +357,15 @@ func targetsSection(w io.Writer, d *Data) {
 		p("| p99 at 10k lines/s < 10 ms (JetStream), below each peer's | %s ms (%s) | %s |\n",
 			ms(r.Check.Latency.P99), strings.Join(peers, ", "), check(ok))
 	}
-	if r := d.latest("soak", load.Ours, "jetstream"); r != nil {
+	for _, b := range buses {
+		r := d.latest("soak", load.Ours, b)
+		if r == nil {
+			continue
+		}
 		first, last, ok := rssTrend(r.RSS)
 		flat := ok && last <= first*1.10+2<<20
-		p("| 1,000 channels at 10k lines/s for %s: RSS < 64 MiB and flat, 0 lost | peak %s MiB; mean %s → %s MiB (first vs last tenth after warm-up); lost %d, delivered %s of %s | %s |\n",
-			(time.Duration(r.Seconds) * time.Second).String(), mib(r.PeakRSS), mib(int64(first)), mib(int64(last)), r.Check.Lost,
+		p("| 1,000 channels at 10k lines/s for %s (%s): RSS < 64 MiB and flat, 0 lost | peak %s MiB; mean %s → %s MiB (first vs last tenth after warm-up); lost %d, delivered %s of %s | %s |\n",
+			(time.Duration(r.Seconds) * time.Second).String(), b, mib(r.PeakRSS), mib(int64(first)), mib(int64(last)), r.Check.Lost,
 			group(int64(r.Check.Delivered)), group(r.Sent), check(r.OK() && r.PeakRSS < 64<<20 && flat && r.Seconds >= 590))
 	}
 	for _, b := range []string{"jetstream", "core"} {
@@ -539,16 +543,20 @@ func short(v float64) string {
 }
 
 func soakSection(w io.Writer, d *Data) {
-	r := d.latest("soak", load.Ours, "jetstream")
-	if r == nil || len(r.RSS) == 0 {
-		return
+	for _, b := range buses {
+		if r := d.latest("soak", load.Ours, b); r != nil && len(r.RSS) > 0 {
+			soakOne(w, r)
+		}
 	}
+}
+
+func soakOne(w io.Writer, r *load.Result) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	lo, hi := slices.Min(r.RSS), slices.Max(r.RSS)
 	first, last, _ := rssTrend(r.RSS)
-	p("## Soak: memory over time\n\nThe service's RSS sampled every second for %.0f s of 1,000 channels at 10k lines/s "+
-		"(JetStream): min %s MiB, max %s MiB, peak (VmHWM) %s MiB; mean of the first tenth after warm-up %s MiB, of the "+
-		"last tenth %s MiB. The chart's bottom panel plots every sample.\n\n", r.Seconds, mib(lo), mib(hi), mib(r.PeakRSS),
+	p("## Soak (%s): memory over time\n\nThe service's RSS sampled every second for %.0f s of 1,000 channels at 10k lines/s "+
+		"(%s): min %s MiB, max %s MiB, peak (VmHWM) %s MiB; mean of the first tenth after warm-up %s MiB, of the "+
+		"last tenth %s MiB. The chart's bottom panel plots every sample.\n\n", r.Bus, r.Seconds, r.Bus, mib(lo), mib(hi), mib(r.PeakRSS),
 		mib(int64(first)), mib(int64(last)))
 	p("Per minute (mean MiB): ")
 	var mins []string

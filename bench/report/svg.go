@@ -28,11 +28,13 @@ var chartGroups = []struct{ key, label string }{
 func SVG(w io.Writer, d *Data) error {
 	var b strings.Builder
 	const W, panelW, panelH = 1000, 470, 300
-	soak := d.latest("soak", load.Ours, "jetstream")
-	H := 60 + 2*(panelH+50)
-	if soak != nil && len(soak.RSS) > 1 {
-		H += 260
+	var soaks []*load.Result
+	for _, b := range buses {
+		if r := d.latest("soak", load.Ours, b); r != nil && len(r.RSS) > 1 {
+			soaks = append(soaks, r)
+		}
 	}
+	H := 60 + 2*(panelH+50) + 260*len(soaks)
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", W, H, W, H)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", W, H)
 	fmt.Fprintf(&b, `<text x="20" y="24" font-size="16" font-weight="bold">ingress-egress vs peers: throughput and p99 latency (%d × %s, %s)</text>`+"\n",
@@ -69,8 +71,9 @@ func SVG(w io.Writer, d *Data) error {
 		bars(&b, 20+panelW+20, y, panelW, panelH, "p99 send → receipt, ms — "+name, lat, " ms")
 		y += panelH + 50
 	}
-	if soak != nil && len(soak.RSS) > 1 {
-		line(&b, 20, y, W-40, 220, fmt.Sprintf("soak: service RSS (MiB) every second, 1,000 channels at 10k lines/s for %.0f s (JetStream)", soak.Seconds), soak.RSS)
+	for _, soak := range soaks {
+		line(&b, 20, y, W-40, 220, fmt.Sprintf("soak: service RSS (MiB) every second, 1,000 channels at 10k lines/s for %.0f s (%s)", soak.Seconds, soak.Bus), soak.RSS)
+		y += 260
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())

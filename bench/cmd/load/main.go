@@ -46,6 +46,7 @@ type options struct {
 	satChannels               int
 	out, md, svg, render      string
 	notes                     string
+	soakBuses                 []string
 	service, gopeer, node, js string
 	verbose                   bool
 }
@@ -67,6 +68,7 @@ func run() error {
 	buses := flag.String("buses", "core,jetstream", "buses: core, jetstream (embedded: the service's own, ours only)")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "send window of each run (soak aside)")
 	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "send window of the soak run")
+	soakBus := flag.String("soak-buses", "jetstream", "buses of the soak run (core, jetstream, embedded), one run each")
 	flag.DurationVar(&o.step, "step", 8*time.Second, "send window of each saturation step")
 	rates := flag.String("sat-rates", "10000,20000,40000,60000,80000,120000,160000,240000,320000", "saturation steps, lines/s")
 	flag.IntVar(&o.satChannels, "sat-channels", 100, "channels of the saturation runs")
@@ -82,6 +84,7 @@ func run() error {
 	flag.BoolVar(&o.verbose, "v", false, "log the targets' output")
 	flag.Parse()
 	o.scenarios, o.targets, o.buses = splitList(*scen), splitList(*targets), splitList(*buses)
+	o.soakBuses = splitList(*soakBus)
 	for _, r := range splitList(*rates) {
 		v, err := strconv.ParseFloat(r, 64)
 		if err != nil {
@@ -158,9 +161,11 @@ func run() error {
 				}
 			}
 		case "soak":
-			c := base
-			c.Scenario, c.Target, c.Bus, c.Channels, c.Rate, c.Duration = "soak", load.Ours, "jetstream", 1000, 10000, o.soak
-			do(c)
+			for _, b := range o.soakBuses {
+				c := base
+				c.Scenario, c.Target, c.Bus, c.Channels, c.Rate, c.Duration = "soak", load.Ours, b, 1000, 10000, o.soak
+				do(c)
+			}
 		case "saturate":
 			for _, b := range o.buses {
 				for _, t := range o.targets {
