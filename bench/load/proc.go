@@ -83,6 +83,7 @@ type gcTrace struct {
 	allocMB   float64
 	lastLive  float64
 	seenFirst bool
+	maxHeap   float64 // the largest heap at the start of a cycle, MB
 }
 
 // line feeds one stderr line; other lines are ignored. A trace line looks
@@ -109,6 +110,7 @@ func (g *gcTrace) line(s string) {
 		return
 	}
 	g.cycles++
+	g.maxHeap = max(g.maxHeap, start)
 	if g.seenFirst {
 		g.allocMB += max(0, start-g.lastLive)
 	} else {

@@ -151,6 +151,9 @@ type Result struct {
 	// from its GC trace (Go targets; −1 when unknown); GCs counts cycles.
 	AllocBytesPerLine float64 `json:"allocBytesPerLine"`
 	GCs               int     `json:"gcs"`
+	// MaxHeapMB is the largest Go heap the target's GC trace showed (at the
+	// start of a cycle), in MB: how much of the peak RSS is Go heap.
+	MaxHeapMB float64 `json:"maxHeapMb,omitempty"`
 	Load1             float64 `json:"load1"` // the machine's 1-minute load average at the start
 	// Machine is the whole machine's CPU time by state over the send window
 	// and drain (other work on the machine included).
@@ -446,6 +449,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	if lines > 0 {
 		res.CPUPerMillion = res.CPU / lines * 1e6
+		res.MaxHeapMB = gc1.maxHeap
 		if gc1.cycles > gc0.cycles {
 			res.GCs = gc1.cycles - gc0.cycles
 			res.AllocBytesPerLine = (gc1.allocMB - gc0.allocMB) * (1 << 20) / lines

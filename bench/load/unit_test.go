@@ -27,7 +27,7 @@ func TestGCTrace(t *testing.T) {
 			for _, l := range tt.lines {
 				g.line(l)
 			}
-			if g.cycles != tt.cycles || g.allocMB != tt.alloc {
+			if g.cycles != tt.cycles || g.allocMB != tt.alloc || (tt.cycles == 2 && g.maxHeap != 5) {
 				t.Errorf("cycles %d, alloc %g MB; want %d, %g", g.cycles, g.allocMB, tt.cycles, tt.alloc)
 			}
 		})

@@ -435,8 +435,8 @@ func runsSection(w io.Writer, d *Data) {
 		if n := scenarioNotes[sc.key]; n != "" {
 			p("%s\n\n", n)
 		}
-		p("| bus | target | conns | in lines/s | acked env/s | p50 ms | p99 ms | p99.9 ms | CPU s / M lines | lines/s per core | peak RSS MiB | alloc B/line | sent | recv | pub | lost | dup | not-recv | ok |\n")
-		p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		p("| bus | target | conns | in lines/s | acked env/s | p50 ms | p99 ms | p99.9 ms | CPU s / M lines | lines/s per core | peak RSS MiB | max Go heap MiB | alloc B/line | sent | recv | pub | lost | dup | not-recv | ok |\n")
+		p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 		for _, b := range buses {
 			for _, t := range targets {
 				r := d.latest(sc.key, t, b)
@@ -455,9 +455,13 @@ func runsSection(w io.Writer, d *Data) {
 				if r.CPUPerMillion > 0 {
 					perCore = 1e6 / r.CPUPerMillion
 				}
-				p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |\n",
+				heap := "n/a"
+				if r.MaxHeapMB > 0 {
+					heap = strconv.FormatFloat(r.MaxHeapMB, 'f', 0, 64)
+				}
+				p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |\n",
 					b, t, r.Connections, num(r.InPerSec), num(r.AckedPerSec), ms(l.P50), ms(l.P99), ms(l.P999),
-					num(r.CPUPerMillion), num(perCore), mib(r.PeakRSS), num(r.AllocBytesPerLine), group(r.Sent), group(r.Received),
+					num(r.CPUPerMillion), num(perCore), mib(r.PeakRSS), heap, num(r.AllocBytesPerLine), group(r.Sent), group(r.Received),
 					group(r.Published), r.Check.Lost, r.Check.Duplicated, r.Check.NotReceived, ok)
 			}
 		}
