@@ -154,7 +154,7 @@ type Result struct {
 	// MaxHeapMB is the largest Go heap the target's GC trace showed (at the
 	// start of a cycle), in MB: how much of the peak RSS is Go heap.
 	MaxHeapMB float64 `json:"maxHeapMb,omitempty"`
-	Load1             float64 `json:"load1"` // the machine's 1-minute load average at the start
+	Load1     float64 `json:"load1"` // the machine's 1-minute load average at the start
 	// Machine is the whole machine's CPU time by state over the send window
 	// and drain (other work on the machine included).
 	Machine       MachineCPU `json:"machine"`
