@@ -642,6 +642,13 @@ func (c *Client) handle(m *ircv3.Message) bool {
 	s := c.s
 	switch string(m.Command) {
 	case "CAP":
+		if string(m.Param(0)) == "LS" {
+			// Twitch answers CAP LS (with or without a version) with the
+			// three capabilities it offers; clients that negotiate before
+			// registering (Twurple) wait for it.
+			c.Send(":tmi.twitch.tv CAP * LS :twitch.tv/membership twitch.tv/tags twitch.tv/commands")
+			return true
+		}
 		if string(m.Param(0)) != "REQ" {
 			return true
 		}

@@ -1,0 +1,270 @@
+// Command load runs issue 8's end-to-end scenarios: the fake Twitch server
+// drives the ingress-egress binary and the two comparison peers
+// (bench/peers) into one NATS server with JetStream (a child process of this
+// command, so that its CPU is counted apart), a consumer reads every
+// envelope back, and bench/loss checks every line. It writes every run's
+// result as one JSON line to -out, and the Markdown report and SVG chart
+// (bench/report). bench/load.sh builds everything and runs it.
+//
+//	load -scenarios one,hundred,thousand,tenk,saturate,ceiling,soak -duration 20s -soak 10m
+//	load -render results.jsonl   # only rewrite the report from saved results
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ingress-egress/ingress-egress/bench/load"
+	"github.com/ingress-egress/ingress-egress/bench/report"
+)
+
+func main() {
+	if load.ServeBus() {
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	scenarios, targets, buses []string
+	duration, soak, step      time.Duration
+	satRates                  []float64
+	satChannels               int
+	out, md, svg, render      string
+	notes                     string
+	soakBuses                 []string
+	service, gopeer, node, js string
+	verbose                   bool
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func run() error {
+	var o options
+	scen := flag.String("scenarios", "one,hundred,thousand,tenk,saturate,ceiling", "scenarios to run: one (1 channel, max rate), hundred (100 ch, 10k/s), thousand (1,000 ch, 10k/s), tenk (10,000 ch over ≥100 connections, 50k/s), saturate (step the rate up), ceiling (bare JetStream PublishAsync), soak (ours, 1,000 ch, 10k/s for -soak)")
+	targets := flag.String("targets", "ingress-egress,go-twitch-irc,twurple", "targets: ingress-egress, go-twitch-irc, twurple")
+	buses := flag.String("buses", "core,jetstream", "buses: core, jetstream (embedded: the service's own, ours only)")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "send window of each run (soak aside)")
+	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "send window of the soak run")
+	soakBus := flag.String("soak-buses", "jetstream", "buses of the soak run (core, jetstream, embedded), one run each")
+	flag.DurationVar(&o.step, "step", 8*time.Second, "send window of each saturation step")
+	rates := flag.String("sat-rates", "10000,20000,40000,60000,80000,120000,160000,240000,320000", "saturation steps, lines/s")
+	flag.IntVar(&o.satChannels, "sat-channels", 100, "channels of the saturation runs")
+	flag.StringVar(&o.out, "out", "out/results.jsonl", "append every run's result here, one JSON line each")
+	flag.StringVar(&o.md, "md", "REPORT.md", "Markdown report to write")
+	flag.StringVar(&o.svg, "svg", "report.svg", "SVG chart to write")
+	flag.StringVar(&o.notes, "notes", "report/notes.md", "Markdown inserted after the targets table (the analysis); missing: none")
+	flag.StringVar(&o.render, "render", "", "only write the report from this results file")
+	flag.StringVar(&o.service, "service", "out/ingress-egress", "the ingress-egress binary")
+	flag.StringVar(&o.gopeer, "gopeer", "out/gopeer", "the bench/peers/gopeer binary")
+	flag.StringVar(&o.node, "node", "node", "node binary for the Twurple peer")
+	flag.StringVar(&o.js, "twurple", "peers/twurple/peer.js", "the Twurple peer's peer.js")
+	flag.BoolVar(&o.verbose, "v", false, "log the targets' output")
+	flag.Parse()
+	o.scenarios, o.targets, o.buses = splitList(*scen), splitList(*targets), splitList(*buses)
+	o.soakBuses = splitList(*soakBus)
+	for _, r := range splitList(*rates) {
+		v, err := strconv.ParseFloat(r, 64)
+		if err != nil {
+			return fmt.Errorf("-sat-rates: %v", err)
+		}
+		o.satRates = append(o.satRates, v)
+	}
+	if o.render != "" {
+		return render(&o, o.render)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(o.out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	busDir, err := os.MkdirTemp("", "load-bus-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(busDir)
+	bus, err := load.StartBusProcess(ctx, exe, busDir)
+	if err != nil {
+		return err
+	}
+	defer bus.Stop()
+	fmt.Fprintf(os.Stderr, "bus: %s (pid %d)\n", bus.URL, bus.PID)
+
+	base := load.Config{NATSURL: bus.URL, BusPID: bus.PID, Service: abs(o.service), GoPeer: abs(o.gopeer),
+		Node: o.node, TwurpleJS: abs(o.js), Log: os.Stderr}
+	if !o.verbose {
+		base.Log = progressOnly{}
+	}
+	save := func(r load.Result) {
+		b, _ := json.Marshal(r)
+		f.Write(append(b, '\n'))
+	}
+	do := func(c load.Config) load.Result {
+		r, err := load.Run(ctx, c)
+		if err != nil {
+			r.Err = err.Error()
+			fmt.Fprintf(os.Stderr, "%s %s/%s: %v\n", c.Scenario, c.Target, c.Bus, err)
+		}
+		save(r)
+		return r
+	}
+	for _, s := range o.scenarios {
+		if ctx.Err() != nil {
+			break
+		}
+		switch s {
+		case "one", "hundred", "thousand", "tenk":
+			ch, rate := map[string]int{"one": 1, "hundred": 100, "thousand": 1000, "tenk": 10000}[s],
+				map[string]float64{"one": -1, "hundred": 10000, "thousand": 10000, "tenk": 50000}[s]
+			for _, b := range o.buses {
+				for _, t := range o.targets {
+					if b == "embedded" && t != load.Ours {
+						continue
+					}
+					c := base
+					c.Scenario, c.Target, c.Bus, c.Channels, c.Rate, c.Duration = s, t, b, ch, rate, o.duration
+					c.JoinTimeout = 5 * time.Minute
+					do(c)
+				}
+			}
+		case "soak":
+			for _, b := range o.soakBuses {
+				c := base
+				c.Scenario, c.Target, c.Bus, c.Channels, c.Rate, c.Duration = "soak", load.Ours, b, 1000, 10000, o.soak
+				do(c)
+			}
+		case "saturate":
+			for _, b := range o.buses {
+				for _, t := range o.targets {
+					if b == "embedded" && t != load.Ours {
+						continue
+					}
+					for _, rate := range o.satRates {
+						c := base
+						c.Scenario, c.Target, c.Bus, c.Channels, c.Rate, c.Duration = "saturate", t, b, o.satChannels, rate, o.step
+						c.Drain = 3 * time.Second
+						r := do(c)
+						if !r.Sustained() || ctx.Err() != nil {
+							break
+						}
+					}
+				}
+			}
+		case "ceiling":
+			size := 1100
+			c, err := load.Ceiling(ctx, bus.URL, size, o.duration)
+			r := load.Result{Scenario: "ceiling", Target: "nats.go PublishAsync", Bus: "jetstream", Start: time.Now(),
+				AckedPerSec: c, InPerSec: c, EnvelopeBytes: size, Load1: 0}
+			if err != nil {
+				r.Err = err.Error()
+			}
+			fmt.Fprintf(os.Stderr, "ceiling: %.0f msgs/s of %d B (%v)\n", c, size, err)
+			save(r)
+		default:
+			return fmt.Errorf("unknown scenario %q", s)
+		}
+	}
+	f.Close()
+	return render(&o, o.out)
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+// progressOnly keeps the harness's own progress lines (they start with a
+// time) and drops the targets' output.
+type progressOnly struct{}
+
+func (progressOnly) Write(b []byte) (int, error) {
+	if len(b) > 0 && b[0] != '[' {
+		os.Stderr.Write(b)
+	}
+	return len(b), nil
+}
+
+// render reads results (one JSON line each; for a scenario, target and bus
+// run more than once, the last run counts, saturation steps aside) and
+// writes the report.
+func render(o *options, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var rs []load.Result
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var r load.Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		rs = append(rs, r)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	rs = slices.DeleteFunc(rs, func(r load.Result) bool { return r.Scenario == "" })
+	d := report.Data{Machine: report.ThisMachine(), Results: rs}
+	if b, err := os.ReadFile(o.notes); err == nil {
+		d.Notes = string(b)
+	}
+	md, err := os.Create(o.md)
+	if err != nil {
+		return err
+	}
+	if err := report.Markdown(md, &d, filepath.Base(o.svg)); err != nil {
+		md.Close()
+		return err
+	}
+	if err := md.Close(); err != nil {
+		return err
+	}
+	svg, err := os.Create(o.svg)
+	if err != nil {
+		return err
+	}
+	if err := report.SVG(svg, &d); err != nil {
+		svg.Close()
+		return err
+	}
+	return svg.Close()
+}

@@ -1,0 +1,43 @@
+// Package load is the end-to-end load harness of issue 8: it drives the fake
+// Twitch server (twitch/twitchtest) into a target process — the
+// ingress-egress binary, or one of the comparison peers of bench/peers — and
+// a real NATS bus, reads every envelope back with bench/consumer, and
+// classifies every line sent with bench/loss.
+//
+// One Run:
+//
+//   - starts a fake server on 127.0.0.1 (plain TCP, no JOIN limit) and
+//     prepares per-channel templates: realistic PRIVMSGs from
+//     internal/corpus whose id tag, tmi-sent-ts and +ie/sent-ns are
+//     rewritten for every line (a unique UUID-shaped id with the run's
+//     prefix, and the send time), so that generating a line costs a copy,
+//     not the corpus generator's 1.6 µs;
+//   - creates a JetStream stream for the run (bus "jetstream"; subjects
+//     under a per-run prefix, 2 min duplicate window) and starts the
+//     consumer: a core subscription, or an ordered consumer on the stream,
+//     so that an envelope counts only once the bus stored it;
+//   - starts the target with the same channels (ch0 … chN−1), the same
+//     number of connections (the service's TWITCH_CHANNELS_PER_CONN decides;
+//     the peers get --connections to match) and the same bus, and waits
+//     until the fake server has every channel joined;
+//   - sends at the rate for the duration, paced by a 1 ms tick, to every
+//     client joined to each line's channel, recording each line in the
+//     loss checker with its send time (a send to a full client queue waits:
+//     a target that cannot keep up pushes back and the rate achieved drops);
+//   - drains until every line is back or nothing arrived for Config.Drain,
+//     reads the target's CPU seconds (/proc/PID/stat) and peak RSS
+//     (VmHWM), the service's counts and gaps (/metrics, /_debug/twitch) or a
+//     peer's exit summary, stops the target with SIGTERM and checks.
+//
+// Allocation is estimated from the Go targets' GODEBUG=gctrace=1 lines (the
+// service exposes no allocation counter). The bus is shared by the runs of an
+// invocation: StartBusProcess runs it as a child process so that its CPU
+// seconds are reported apart from the target's and the harness's.
+//
+// TestCI (ci_test.go) is the CI-sized run: the service binary through
+// JetStream, core NATS and its embedded bus, 7 channels over 3 connections
+// at 2,000 lines/s for 1.5 s each; it fails on any line lost, duplicated,
+// unexpected or missing without a reported gap. It guards correctness, not
+// speed. The scenarios and the report are in bench/cmd/load and
+// bench/report; bench/load.sh runs them.
+package load

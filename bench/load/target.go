@@ -1,0 +1,315 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ingress-egress/ingress-egress/bench/loss"
+)
+
+// The targets: the service and the two peers of bench/peers.
+const (
+	Ours    = "ingress-egress"
+	GoPeer  = "go-twitch-irc"
+	Twurple = "twurple"
+)
+
+// process is a running target.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	http string // the service's HTTP address; "" for the peers
+
+	mu      sync.Mutex
+	gc      gcTrace
+	summary string // a peer's last stdout line
+	tail    []string
+	done    chan struct{}
+	waitErr error
+}
+
+// counts is what the target says it did.
+type counts struct {
+	Received  int64 // lines (PRIVMSGs) read from chat
+	Published int64 // envelopes acknowledged by the bus
+	Errors    int64
+	Gaps      []loss.Gap
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startTarget starts cfg.Target against the fake server at irc (host:port)
+// and the bus.
+func startTarget(cfg *Config, irc, natsURL, subjectPrefix, stream string, channels []string, dir string) (*process, error) {
+	p := &process{name: cfg.Target, done: make(chan struct{})}
+	conns := (len(channels) + cfg.ChannelsPerConn - 1) / cfg.ChannelsPerConn
+	jsMode := cfg.Bus != "core"
+	var cmd *exec.Cmd
+	switch cfg.Target {
+	case Ours:
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		p.http = "127.0.0.1:" + strconv.Itoa(port)
+		cmd = exec.Command(cfg.Service)
+		env := []string{
+			"TWITCH_IRC_URL=tcp://" + irc,
+			"TWITCH_CHANNELS=" + strings.Join(channels, ","),
+			"TWITCH_JOIN_RATE=" + strconv.Itoa(cfg.JoinRate),
+			"TWITCH_CHANNELS_PER_CONN=" + strconv.Itoa(cfg.ChannelsPerConn),
+			"PORT=" + strconv.Itoa(port),
+			"LOG_LEVEL=warn",
+			"BUS_PREFIX=" + subjectPrefix,
+			"DATA_DIR=" + dir,
+			"NATS_STREAM=" + stream,
+			"SHUTDOWN_TIMEOUT=20s",
+		}
+		switch cfg.Bus {
+		case "core":
+			env = append(env, "MESSAGE_BUS_DRIVER=nats-core", "NATS_URL="+natsURL)
+		case "jetstream":
+			env = append(env, "MESSAGE_BUS_DRIVER=nats", "NATS_URL="+natsURL)
+		case "embedded":
+			env = append(env, "MESSAGE_BUS_DRIVER=embedded", "EMBEDDED_NATS_PORT="+strings.TrimPrefix(natsURL, "nats://127.0.0.1:"))
+		}
+		cmd.Env = append(baseEnv(), env...)
+	case GoPeer:
+		args := []string{"--irc", irc, "--channels", strings.Join(channels, ","), "--connections", strconv.Itoa(conns),
+			"--nats", natsURL, "--subject", subjectPrefix + "internal.ingress.v1", "--drain", "20s"}
+		if jsMode {
+			args = append(args, "--jetstream", "--stream", stream)
+		}
+		cmd = exec.Command(cfg.GoPeer, args...)
+		cmd.Env = baseEnv()
+	case Twurple:
+		args := []string{cfg.TwurpleJS, "--irc", irc, "--channels", strings.Join(channels, ","), "--connections", strconv.Itoa(conns),
+			"--nats", natsURL, "--subject", subjectPrefix + "internal.ingress.v1", "--drain", "20"}
+		if jsMode {
+			args = append(args, "--jetstream", "--stream", stream)
+		}
+		cmd = exec.Command(cfg.Node, args...)
+		cmd.Env = os.Environ()
+	default:
+		return nil, fmt.Errorf("load: unknown target %q", cfg.Target)
+	}
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("load: start %s: %w", cfg.Target, err)
+	}
+	p.cmd = cmd
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.read(stdout, cfg.Log, true) }()
+	go func() { defer wg.Done(); p.read(stderr, cfg.Log, false) }()
+	go func() {
+		wg.Wait()
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// baseEnv is this process's environment for a Go child, with GC tracing on
+// (the harness reads it to estimate allocation) and nothing that would
+// change the child's settings.
+func baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TWITCH_") || strings.HasPrefix(k, "NATS_") || k == "GODEBUG" ||
+			k == "MESSAGE_BUS_DRIVER" || k == "PORT" || k == "BUS_PREFIX" || k == "ADMIN_TOKEN" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "GODEBUG=gctrace=1")
+}
+
+func (p *process) read(r io.Reader, log io.Writer, stdout bool) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		p.mu.Lock()
+		if strings.HasPrefix(l, "gc ") {
+			p.gc.line(l)
+			p.mu.Unlock()
+			continue
+		}
+		if stdout && strings.HasPrefix(l, "{") {
+			p.summary = l
+		}
+		p.tail = append(p.tail, l)
+		if len(p.tail) > 20 {
+			p.tail = p.tail[1:]
+		}
+		p.mu.Unlock()
+		if log != nil {
+			fmt.Fprintf(log, "[%s] %s\n", p.name, l)
+		}
+	}
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop signals the target to stop (SIGTERM), waits up to wait, then kills
+// its process group.
+func (p *process) stop(wait time.Duration) error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(wait):
+	}
+	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+	<-p.done
+	return fmt.Errorf("load: %s did not stop within %v", p.name, wait)
+}
+
+func (p *process) tailText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.tail, "\n")
+}
+
+// serviceCounts reads the service's /metrics and /_debug/twitch.
+func (p *process) serviceCounts(ctx context.Context) (counts, error) {
+	var c counts
+	body, err := httpGet(ctx, "http://"+p.http+"/metrics")
+	if err != nil {
+		return c, err
+	}
+	m := parseMetrics(body)
+	c.Received = int64(m["ingress_lines_received_by_command_total{command=\"PRIVMSG\"}"])
+	c.Published = int64(m["ingress_bus_published_total"])
+	c.Errors = int64(m["ingress_bus_lost_total"] + m["ingress_bus_failure_events_total"] + m["ingress_publish_refused_total"])
+	body, err = httpGet(ctx, "http://"+p.http+"/_debug/twitch")
+	if err != nil {
+		return c, err
+	}
+	var st struct {
+		OpenGaps   []gapJSON `json:"openGaps"`
+		RecentGaps []gapJSON `json:"recentGaps"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		return c, fmt.Errorf("load: /_debug/twitch: %w", err)
+	}
+	now := time.Now()
+	for _, g := range append(st.RecentGaps, st.OpenGaps...) {
+		end := g.End
+		if end.IsZero() {
+			end = now
+		}
+		c.Gaps = append(c.Gaps, loss.Gap{Channel: g.Channel, From: g.Start, To: end})
+	}
+	return c, nil
+}
+
+type gapJSON struct {
+	Channel string    `json:"channel"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+}
+
+// peerCounts reads a peer's exit summary (after stop).
+func (p *process) peerCounts() (counts, error) {
+	p.mu.Lock()
+	s := p.summary
+	p.mu.Unlock()
+	var c counts
+	if s == "" {
+		return c, errors.New("load: " + p.name + " printed no summary")
+	}
+	var sum struct {
+		Received  int64 `json:"received"`
+		Published int64 `json:"published"`
+		Errors    int64 `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(s), &sum); err != nil {
+		return c, fmt.Errorf("load: %s summary %q: %w", p.name, s, err)
+	}
+	c.Received, c.Published, c.Errors = sum.Received, sum.Published, sum.Errors
+	return c, nil
+}
+
+func httpGet(ctx context.Context, url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("load: GET %s: %s", url, resp.Status)
+	}
+	return b, nil
+}
+
+// parseMetrics reads a Prometheus text exposition into name{labels} → value.
+func parseMetrics(b []byte) map[string]float64 {
+	m := map[string]float64{}
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		m[line[:i]] = v
+	}
+	return m
+}

@@ -1,0 +1,82 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingress-egress/ingress-egress/bench/load"
+	"github.com/ingress-egress/ingress-egress/bench/loss"
+)
+
+func result(scenario, target, bus string, rate, in float64, p99 time.Duration) load.Result {
+	n := int64(in * 10)
+	return load.Result{Scenario: scenario, Target: target, Bus: bus, Channels: 100, Connections: 2, Rate: rate,
+		Start: time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC), Seconds: 10, Sent: n, SentConnected: n,
+		Received: n, Published: n, InPerSec: in, AckedPerSec: in, CPU: 1, CPUPerMillion: 1e6 / float64(n),
+		PeakRSS: 40 << 20, Check: loss.Result{Sent: int(n), Received: int(n), Delivered: int(n), Latency: loss.Latency{N: int(n), P50: p99 / 2, P99: p99, P999: p99}},
+		Machine: load.MachineCPU{User: 10, Idle: 10}}
+}
+
+func testData() *Data {
+	d := &Data{Machine: Machine{NProc: 2, Model: "Test CPU", Go: "go1.26", Date: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)},
+		Notes: "## Analysis\n\nnotes here"}
+	d.Results = []load.Result{
+		result("hundred", load.Ours, "jetstream", 10000, 10000, 5*time.Millisecond),
+		result("hundred", load.GoPeer, "jetstream", 10000, 9000, 50*time.Millisecond),
+		result("saturate", load.Ours, "core", 10000, 10000, time.Millisecond),
+		result("saturate", load.Ours, "core", 20000, 15000, time.Millisecond), // pushed back
+		result("saturate", load.GoPeer, "core", 10000, 5000, time.Millisecond),
+		{Scenario: "ceiling", Target: "nats.go PublishAsync", Bus: "jetstream", AckedPerSec: 30000, EnvelopeBytes: 1100},
+	}
+	return d
+}
+
+func TestMarkdown(t *testing.T) {
+	var b bytes.Buffer
+	if err := Markdown(&b, testData(), "report.svg"); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"2 × Test CPU", "![throughput", "(report.svg)", "notes here",
+		"| p99 at 10k lines/s < 10 ms (JetStream), below each peer's | 5.00 ms (go-twitch-irc 50.0 ms) | met |",
+		"| max sustained rate with 0 loss, core NATS ≥ 250,000 lines/s | 10,000 lines/s (next step, 20,000/s: the target took only 15,000 lines/s) | **missed** |",
+		"| ≥ 10× the go-twitch-irc peer (core) | 10,000 vs 0 lines/s = – | **missed** |",
+		"| jetstream | go-twitch-irc | 1.1× | 10.0× |",
+		"## How to rerun",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q\n%s", want, md)
+		}
+	}
+}
+
+func TestSVG(t *testing.T) {
+	var b bytes.Buffer
+	if err := SVG(&b, testData()); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(&b)
+	rects := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			rects++
+		}
+	}
+	// Background, 3 legend swatches, bars: hundred (2, JetStream, both
+	// panels), saturation max (1, core, both panels).
+	if want := 1 + 3 + 2*2 + 1*2; rects != want {
+		t.Errorf("%d rects, want %d", rects, want)
+	}
+}
