@@ -46,6 +46,10 @@ type counters struct {
 	byCommand                        [numCommands]atomic.Uint64
 }
 
+// dedupGrace is the least time deduplication stays on after the old
+// connection of a RECONNECT overlap ended.
+const dedupGrace = 5 * time.Second
+
 // Slot states in the status.
 const (
 	stateConnecting   = "connecting"
@@ -97,12 +101,21 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 	dialCh := make(chan dialResult, 1)
 	dialing := false
 	var (
-		cur, old      *session
-		retry         = stoppedTimer()
-		joinT         = stoppedTimer()
-		overlapT      = stoppedTimer()
-		reconnecting  bool // the next dial replaces cur (make-before-break)
-		drainSent     bool
+		cur, old     *session
+		retry        = stoppedTimer()
+		joinT        = stoppedTimer()
+		overlapT     = stoppedTimer()
+		reconnecting bool // the next dial replaces cur (make-before-break)
+		drainSent    bool
+		// After the old connection of an overlap ends, the new one may still
+		// hold lines the old one delivered (the server writes to each
+		// connection on its own). Dedup stays on until the new connection
+		// answered a catch-up PING sent after the old one ended, and for at
+		// least dedupGrace.
+		catchup       *session
+		caughtUp      bool
+		graceOver     bool
+		graceT        = stoppedTimer()
 		reason        string // why the last session ended
 		class         string // reasonClass(reason)
 		everConnected bool
@@ -110,6 +123,7 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 	defer retry.Stop()
 	defer joinT.Stop()
 	defer overlapT.Stop()
+	defer graceT.Stop()
 
 	setState := func() {
 		st := stateConnecting
@@ -157,6 +171,27 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 			old.send([]byte("PING :" + pingDrain + "\r\n"))
 		}
 	}
+	dedupOff := func() {
+		sl.overlap.Store(false)
+		sl.dedup.reset()
+		catchup, caughtUp, graceOver = nil, false, false
+		graceT.Stop()
+	}
+	// endDedupSoon ends deduplication once cur has caught up (see catchup).
+	endDedupSoon := func() {
+		if cur == nil {
+			dedupOff()
+			return
+		}
+		catchup, caughtUp, graceOver = cur, false, false
+		cur.send([]byte("PING :" + pingCaughtUp + "\r\n"))
+		graceT.Reset(dedupGrace)
+	}
+	maybeDedupOff := func() {
+		if caughtUp && graceOver && old == nil {
+			dedupOff()
+		}
+	}
 	endOld := func() {
 		if old == nil {
 			return
@@ -165,8 +200,7 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 		<-old.done
 		m.sessionGone(old, time.Now())
 		old = nil
-		sl.overlap.Store(false)
-		sl.dedup.reset()
+		endDedupSoon()
 		overlapT.Stop()
 		drainSent = false
 		update()
@@ -174,9 +208,12 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 
 	startDial()
 	for {
-		var curDone, oldDone, curReconnect, oldDrained <-chan struct{}
+		var curDone, oldDone, curReconnect, oldDrained, curCaughtUp <-chan struct{}
 		if cur != nil {
 			curDone, curReconnect = cur.done, cur.reconnect
+		}
+		if catchup != nil && !caughtUp {
+			curCaughtUp = catchup.caughtUp
 		}
 		if old != nil {
 			oldDone, oldDrained = old.done, old.drained
@@ -240,6 +277,8 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 			m.mu.Unlock()
 			if reconnecting && cur != nil {
 				old, cur = cur, s
+				catchup, caughtUp, graceOver = nil, false, false
+				graceT.Stop()
 				sl.overlap.Store(true)
 				overlapT.Reset(m.o.OverlapMax)
 				drainSent = false
@@ -281,8 +320,7 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 			cur = nil
 			if old == nil {
 				// Nothing else delivers: no duplicate can follow.
-				sl.overlap.Store(false)
-				sl.dedup.reset()
+				dedupOff()
 			}
 			if old != nil {
 				// The new connection died during the overlap: go on with the
@@ -305,10 +343,17 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 		case <-oldDone:
 			m.sessionGone(old, time.Now())
 			old = nil
-			sl.overlap.Store(false)
-			sl.dedup.reset()
+			endDedupSoon()
 			overlapT.Stop()
 			update()
+
+		case <-curCaughtUp:
+			caughtUp = true
+			maybeDedupOff()
+
+		case <-graceT.C:
+			graceOver = true
+			maybeDedupOff()
 
 		case <-oldDrained:
 			endOld()

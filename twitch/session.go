@@ -18,6 +18,7 @@ import (
 const (
 	pingKeepalive = "keepalive"
 	pingDrain     = "drain"
+	pingCaughtUp  = "caughtup"
 )
 
 // session is one connection: its transport, a reader goroutine (which
@@ -44,6 +45,8 @@ type session struct {
 	recOnce    sync.Once
 	drained    chan struct{} // closed when our drain PING was answered
 	drainOnce  sync.Once
+	caughtUp   chan struct{} // closed when our catch-up PING was answered
+	caughtOnce sync.Once
 
 	startedAt  time.Time
 	regAt      atomic.Int64 // unix ns of 001
@@ -74,6 +77,7 @@ func newSession(m *Manager, sl *slot, id uint64, login string, tr transport, now
 		registered: make(chan struct{}),
 		reconnect:  make(chan struct{}),
 		drained:    make(chan struct{}),
+		caughtUp:   make(chan struct{}),
 		startedAt:  now,
 		chans:      make(map[string]*joinState),
 		parting:    make(map[string]struct{}),
@@ -277,6 +281,8 @@ func (s *session) control(c int, msg *ircv3.Message, now time.Time) {
 			}
 		case pingDrain:
 			s.drainOnce.Do(func() { close(s.drained) })
+		case pingCaughtUp:
+			s.caughtOnce.Do(func() { close(s.caughtUp) })
 		}
 	case cmdReconnect:
 		s.recOnce.Do(func() { close(s.reconnect) })
