@@ -293,7 +293,7 @@ func (m *Manager) recordGap(ch *channel, end time.Time) {
 	m.gapTotal++
 	m.gapSeconds += g.End.Sub(g.Start).Seconds()
 	ch.sl.cnt.gaps.Add(1)
-	m.log.Info("gap closed", "channel", ch.name, "start", g.Start, "end", g.End, "duration", g.End.Sub(g.Start))
+	m.log.Info("gap closed", "channel", ch.name, "start", g.Start, "end", g.End, "duration", g.End.Sub(g.Start).String())
 }
 
 // allJoined reports whether s has joined every wanted, not failed channel

@@ -251,7 +251,7 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 				sl.lastErr = r.err.Error()
 				m.mu.Unlock()
 				d := bo.next()
-				m.log.Warn("connect failed", "slot", sl.id, "err", r.err, "retry_in", d)
+				m.log.Warn("connect failed", "slot", sl.id, "error", r.err.Error(), "retry_in", d.String())
 				retry.Reset(d)
 				update()
 				continue
@@ -316,7 +316,7 @@ func (m *Manager) runSlot(ctx context.Context, sl *slot) {
 			if reg := cur.regAt.Load(); reg != 0 && now.Sub(time.Unix(0, reg)) >= m.o.HealthyAfter {
 				bo.reset()
 			}
-			m.log.Warn("connection lost", "slot", sl.id, "conn", cur.id, "err", cur.err)
+			m.log.Warn("connection lost", "slot", sl.id, "conn", cur.id, "error", cur.err.Error())
 			cur = nil
 			if old == nil {
 				// Nothing else delivers: no duplicate can follow.

@@ -76,7 +76,7 @@ func (m *Manager) Status() Status {
 		Wanted:      len(m.channels),
 		Gaps:        m.gapTotal,
 		GapSeconds:  m.gapSeconds,
-		RecentGaps:  slices.Clone(m.gaps),
+		RecentGaps:  append([]Gap{}, m.gaps...),
 		OpenGaps:    []Gap{},
 		Failed:      []Failed{},
 		Connections: []ConnStatus{},
