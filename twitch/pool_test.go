@@ -38,8 +38,10 @@ func TestJoinRateLimit(t *testing.T) {
 				start := time.Now()
 				if !tc.wantKicks {
 					waitFor(t, 2*time.Minute, "ready", m.Ready)
-					// 100 JOINs at 20 per 10.5 s: the last batch goes after 4 windows.
-					if took := time.Since(start); took < 42*time.Second {
+					// 100 JOINs at 20 per 10 s: the last batch cannot go before
+					// 4 windows. (The manager keeps a 5 % margin, so about 42 s,
+					// but start is taken after the first JOINs may have gone.)
+					if took := time.Since(start); took < 40*time.Second {
 						t.Errorf("100 channels joined after %v: faster than 20 per 10 s", took)
 					}
 					st := m.Status()
