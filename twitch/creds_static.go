@@ -117,7 +117,7 @@ func (s *Static) Run(ctx context.Context) error {
 		}
 		next := last.Add(s.opts.ValidateEvery)
 		if failures > 0 {
-			next = last.Add(retryBackoff(failures, s.opts.RetryMin, s.opts.RetryMax))
+			next = last.Add(RetryDelay(failures, s.opts.RetryMin, s.opts.RetryMax))
 		}
 		timer.Reset(max(time.Until(next), 0))
 	}
@@ -284,8 +284,9 @@ func CheckToken(info TokenInfo, login string, scopes []string) error {
 	return nil
 }
 
-// retryBackoff returns lo·2^(n-1), capped at hi, for the n-th failure (n ≥ 1).
-func retryBackoff(n int, lo, hi time.Duration) time.Duration {
+// RetryDelay returns lo·2^(n-1), capped at hi, for the n-th failure
+// (n ≥ 1): the credential sources' retry schedule.
+func RetryDelay(n int, lo, hi time.Duration) time.Duration {
 	d := lo
 	for i := 1; i < n && d < hi; i++ {
 		d *= 2

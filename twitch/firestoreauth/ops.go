@@ -22,9 +22,9 @@ func (s *Source) opLoad(ctx context.Context) {
 		s.loadFailedLocked(err)
 		if s.terminal != nil {
 			s.reloads++
-			s.nextLoad = now.Add(backoff(s.reloads+1, s.opts.ReloadMin, s.opts.ReloadMax))
+			s.nextLoad = now.Add(twitch.RetryDelay(s.reloads+1, s.opts.ReloadMin, s.opts.ReloadMax))
 		} else {
-			s.nextLoad = now.Add(backoff(s.loadFails, s.opts.RetryMin, s.opts.RetryMax))
+			s.nextLoad = now.Add(twitch.RetryDelay(s.loadFails, s.opts.RetryMin, s.opts.RetryMax))
 		}
 		return
 	}
@@ -32,7 +32,7 @@ func (s *Source) opLoad(ctx context.Context) {
 	s.adoptLocked(rec, true)
 	if s.terminal != nil {
 		s.reloads++
-		s.nextLoad = now.Add(backoff(s.reloads+1, s.opts.ReloadMin, s.opts.ReloadMax))
+		s.nextLoad = now.Add(twitch.RetryDelay(s.reloads+1, s.opts.ReloadMin, s.opts.ReloadMax))
 	}
 }
 
@@ -177,7 +177,7 @@ func (s *Source) opCheck(ctx context.Context) {
 		s.opRefresh(ctx, tok)
 	default:
 		s.validateFails++
-		s.nextValidate = now.Add(backoff(s.validateFails, s.opts.RetryMin, s.opts.RetryMax))
+		s.nextValidate = now.Add(twitch.RetryDelay(s.validateFails, s.opts.RetryMin, s.opts.RetryMax))
 		s.eventLocked(&s.status.LastValidation, false, err.Error())
 		if s.validateFails == 1 {
 			s.log.Warn("twitch token validation failed; keeping the token, retrying", "error", s.status.LastValidation.Detail)
@@ -232,7 +232,7 @@ func (s *Source) opRefresh(ctx context.Context, stale twitch.Token) {
 			return
 		}
 		s.refreshFails++
-		s.nextRefresh = time.Now().Add(backoff(s.refreshFails, s.opts.RetryMin, s.opts.RetryMax))
+		s.nextRefresh = time.Now().Add(twitch.RetryDelay(s.refreshFails, s.opts.RetryMin, s.opts.RetryMax))
 		s.eventLocked(&s.status.LastRefresh, false, err.Error())
 		if s.refreshFails == 1 {
 			s.log.Warn("twitch token refresh failed; retrying with backoff", "error", s.status.LastRefresh.Detail)
@@ -301,7 +301,7 @@ func (s *Source) opWrite(ctx context.Context) {
 	}
 	if err != nil {
 		s.writeFails++
-		s.nextWrite = time.Now().Add(backoff(s.writeFails, s.opts.RetryMin, s.opts.RetryMax))
+		s.nextWrite = time.Now().Add(twitch.RetryDelay(s.writeFails, s.opts.RetryMin, s.opts.RetryMax))
 		s.status.LastError = twitch.AuthEvent{At: time.Now(), Detail: s.safe(err.Error())}
 		return
 	}

@@ -439,14 +439,6 @@ func (s *Source) eventLocked(dst *twitch.AuthEvent, ok bool, detail string) {
 	}
 }
 
-func backoff(n int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	return min(d, hi)
-}
-
 // String describes the source without secrets, so that printing or logging
 // it (fmt %v, %+v, %#v) shows no token.
 func (s *Source) String() string {
