@@ -541,7 +541,7 @@ func saturationSection(w io.Writer, d *Data) {
 func short(v float64) string {
 	switch {
 	case v >= 1000:
-		return strconv.FormatFloat(v/1000, 'f', 0, 64) + "k"
+		return strconv.FormatFloat(math.Round(v/100)/10, 'f', -1, 64) + "k"
 	}
 	return strconv.FormatFloat(v, 'f', 0, 64)
 }
