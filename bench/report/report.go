@@ -310,10 +310,11 @@ func Markdown(w io.Writer, d *Data, svg string) error {
 		"bench/load.sh                                   # every scenario, 20 s runs, 10 min soak (~45 min)\n" +
 		"bench/load.sh -scenarios hundred -duration 10s  # one scenario\n" +
 		"bench/load.sh -scenarios saturate -buses core -targets ingress-egress\n" +
-		"bench/load.sh -render out/results.jsonl         # rewrite REPORT.md and report.svg from saved results\n" +
+		"bench/load.sh -render report/results.jsonl      # rewrite REPORT.md and report.svg from the committed results\n" +
 		"cd bench && go test ./load                       # the CI-sized correctness run (fails on any loss)\n" +
 		"```\n\nFlags: `go run ./cmd/load -h` in `bench/`. Results are appended to `bench/out/results.jsonl`; for a " +
-		"scenario, target and bus run more than once the report uses the last run.\n")
+		"scenario, target and bus run more than once the report uses the last run. The results behind this report are " +
+		"committed as `bench/report/results.jsonl`; the analysis above is `bench/report/notes.md`, written by hand.\n")
 	return nil
 }
 
@@ -541,7 +542,7 @@ func saturationSection(w io.Writer, d *Data) {
 func short(v float64) string {
 	switch {
 	case v >= 1000:
-		return strconv.FormatFloat(v/1000, 'f', 0, 64) + "k"
+		return strconv.FormatFloat(math.Round(v/100)/10, 'f', -1, 64) + "k"
 	}
 	return strconv.FormatFloat(v, 'f', 0, 64)
 }
