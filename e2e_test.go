@@ -628,6 +628,11 @@ func TestE2ESecondSignal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	fake.Generate(ctx, twitchtest.Gen{Channels: []string{"one"}, Count: 2000})
+	// The lines must have reached the publisher, or there is nothing to drain.
+	waitFor(t, 10*time.Second, 20*time.Millisecond, "envelopes waiting for the slow bus", func() (bool, string) {
+		n := metric(t, metricFamilies(t, base), "ingress_bus_pending", "")
+		return n >= 100, strconv.FormatFloat(n, 'f', 0, 64) + " pending"
+	})
 	p.signal(syscall.SIGTERM)
 	p.waitLog("shutdown step done", 5*time.Second) // reading stopped; the bus drains for up to 8 s
 	start := time.Now()

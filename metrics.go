@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"runtime"
+	"runtime/metrics"
 
 	"github.com/ingress-egress/ingress-egress/bus"
 	"github.com/ingress-egress/ingress-egress/server"
@@ -98,6 +99,7 @@ func (svc *service) metrics(w io.Writer) {
 	if !as.ExpiresAt.IsZero() {
 		m.Gauge("ingress_credentials_expiry_timestamp_seconds", "When the access token expires.", float64(as.ExpiresAt.Unix()))
 	}
+	writeRuntimeMetrics(m)
 	m.Gauge("ingress_build_info", "Build information.", 1, server.Label{Name: "version", Value: version}, server.Label{Name: "go", Value: goVersion()})
 }
 
@@ -109,3 +111,38 @@ func b2f(b bool) float64 {
 }
 
 func goVersion() string { return runtime.Version() }
+
+// runtimeSamples are the Go runtime's own figures exported with the
+// service's: heap, allocation and GC, for memory and per-line cost.
+var runtimeSamples = []struct{ name, metric, help, typ string }{
+	{"go_heap_live_bytes", "/gc/heap/live:bytes", "Heap memory occupied by live objects after the last GC.", "gauge"},
+	{"go_memory_total_bytes", "/memory/classes/total:bytes", "All memory mapped by the Go runtime.", "gauge"},
+	{"go_heap_allocs_bytes_total", "/gc/heap/allocs:bytes", "Bytes allocated on the heap.", "counter"},
+	{"go_heap_allocs_objects_total", "/gc/heap/allocs:objects", "Objects allocated on the heap.", "counter"},
+	{"go_gc_cycles_total", "/gc/cycles/total:gc-cycles", "Completed GC cycles.", "counter"},
+	{"go_goroutines", "/sched/goroutines:goroutines", "Live goroutines.", "gauge"},
+}
+
+func writeRuntimeMetrics(m *server.MetricWriter) {
+	samples := make([]metrics.Sample, len(runtimeSamples))
+	for i, r := range runtimeSamples {
+		samples[i].Name = r.metric
+	}
+	metrics.Read(samples)
+	for i, r := range runtimeSamples {
+		var v float64
+		switch samples[i].Value.Kind() {
+		case metrics.KindUint64:
+			v = float64(samples[i].Value.Uint64())
+		case metrics.KindFloat64:
+			v = samples[i].Value.Float64()
+		default:
+			continue // not supported by this Go version
+		}
+		if r.typ == "counter" {
+			m.Counter(r.name, r.help, v)
+		} else {
+			m.Gauge(r.name, r.help, v)
+		}
+	}
+}

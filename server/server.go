@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -118,6 +119,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.Handle("GET /_debug/twitch", s.admin(http.HandlerFunc(s.debug)))
+	// Profiles, behind the same guard as the rest of /_debug:
+	// go tool pprof http://HOST/_debug/pprof/profile?seconds=30
+	mux.Handle("GET /_debug/pprof/", s.admin(http.StripPrefix("/_debug", http.HandlerFunc(pprofIndex))))
+	mux.Handle("GET /_debug/pprof/cmdline", s.admin(http.HandlerFunc(pprof.Cmdline)))
+	mux.Handle("GET /_debug/pprof/profile", s.admin(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /_debug/pprof/symbol", s.admin(http.HandlerFunc(pprof.Symbol)))
+	mux.Handle("GET /_debug/pprof/trace", s.admin(http.HandlerFunc(pprof.Trace)))
 	if s.opts.Channels != nil {
 		mux.Handle("POST /_admin/channels", s.admin(http.HandlerFunc(s.addChannels)))
 		mux.Handle("DELETE /_admin/channels/{login}", s.admin(http.HandlerFunc(s.removeChannel)))
@@ -227,4 +235,13 @@ func isLoopback(remote string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// pprofIndex serves the pprof index and the named profiles (heap, allocs,
+// goroutine, block, mutex, threadcreate) under /_debug/pprof/.
+func pprofIndex(w http.ResponseWriter, r *http.Request) {
+	// pprof.Index expects the path under /debug/pprof/.
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = "/debug" + r.URL.Path
+	pprof.Index(w, r2)
 }

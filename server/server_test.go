@@ -145,3 +145,20 @@ func TestMetricsExposition(t *testing.T) {
 		t.Errorf("label value round trip = %q", v)
 	}
 }
+
+func TestPprofIsGuarded(t *testing.T) {
+	h := New(Options{AdminToken: "s3cret"}).Handler()
+	if w := do(h, "GET", "/_debug/pprof/heap?debug=1", "127.0.0.1:1", "", ""); w.Code != 401 {
+		t.Errorf("pprof without token = %d, want 401", w.Code)
+	}
+	w := do(h, "GET", "/_debug/pprof/heap?debug=1", "127.0.0.1:1", "Bearer s3cret", "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "heap profile") {
+		t.Errorf("pprof heap with token = %d %.80q", w.Code, w.Body.String())
+	}
+	if w := do(h, "GET", "/_debug/pprof/", "127.0.0.1:1", "Bearer s3cret", ""); w.Code != 200 || !strings.Contains(w.Body.String(), "goroutine") {
+		t.Errorf("pprof index = %d", w.Code)
+	}
+	if w := do(New(Options{}).Handler(), "GET", "/_debug/pprof/goroutine", "198.51.100.1:1", "", ""); w.Code != 403 {
+		t.Errorf("pprof from remote without token = %d, want 403", w.Code)
+	}
+}
