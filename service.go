@@ -588,4 +588,3 @@ func (svc *service) debug() any {
 		"ingest":      svc.ingest.counters(),
 	}
 }
-
