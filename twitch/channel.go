@@ -221,6 +221,11 @@ func (m *Manager) onJoined(s *session, name []byte, now time.Time) {
 	if ch.covered == 1 && !ch.gapStart.IsZero() {
 		m.recordGap(ch, now)
 	}
+	// Keep the slot's reported state in step with Ready: the slot loop
+	// would only get to it after the poke.
+	if sl := s.sl; sl.cur == s && sl.old == nil && sl.state == stateJoining && m.allJoined(sl, s) {
+		sl.state = stateReady
+	}
 	s.sl.poke()
 }
 
