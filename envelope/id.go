@@ -23,7 +23,10 @@ const maxName = 128
 // not allocate for names up to 128 bytes.
 func NewSHA1(ns UUID, name []byte) UUID {
 	var sum [sha1.Size]byte
-	if len(name) <= maxName {
+	if len(name) <= maxOneBlock {
+		s := sha1OneBlock(&ns, name)
+		copy(sum[:], s[:])
+	} else if len(name) <= maxName {
 		var buf [16 + maxName]byte
 		copy(buf[:], ns[:])
 		n := copy(buf[16:], name)

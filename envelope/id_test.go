@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"crypto/sha1"
 	"strings"
 	"testing"
 )
@@ -58,5 +59,21 @@ func TestRandomUUID(t *testing.T) {
 	e2.Seed(7)
 	if e1.randomUUID() != e2.randomUUID() {
 		t.Error("Seed(7) twice gives different ids")
+	}
+}
+
+func TestSHA1OneBlock(t *testing.T) {
+	name := make([]byte, maxOneBlock)
+	for n := 0; n <= maxOneBlock; n++ {
+		for i := range name {
+			name[i] = byte(i*31 + n*7)
+		}
+		for _, ns := range []UUID{Namespace, urlNamespace, {}} {
+			got := sha1OneBlock(&ns, name[:n])
+			full := sha1.Sum(append(ns[:], name[:n]...))
+			if got != [16]byte(full[:16]) {
+				t.Fatalf("sha1OneBlock(%v, %d bytes) = %x, want %x", ns, n, got, full[:16])
+			}
+		}
 	}
 }
