@@ -139,41 +139,82 @@ func (k TagKey) String() string {
 	return ""
 }
 
-// The key lookup is an open-addressed table indexed by a cheap hash of the
-// key's length and three of its bytes, verified by one comparison: a
-// string switch over 55 keys cost a binary search per tag (see
-// BenchmarkViewReset).
-const keyTableSize = 256
+// The key lookup is an open-addressed table indexed by a multiplicative
+// hash of the key's length and its first and last 8 bytes, the words the
+// scanner has at hand, verified by comparing those words (and, for keys
+// longer than 16 bytes, the bytes between them): a string switch over 55
+// keys cost a binary search per tag, a byte hash and a string comparison
+// a call each (BenchmarkViewReset).
+const keyTableBits = 8
 
-var keyTable [keyTableSize]uint8 // TagKey+1, 0 for an empty slot
+type keyEntry struct {
+	first, last uint64 // the name's first and last 8 bytes (zero-padded when shorter)
+	n           uint8  // its length; 0 for an empty slot
+	k           TagKey
+}
 
-func keyHash(key []byte) uint {
-	n := uint(len(key))
-	return (n*31 + uint(key[0])*7 + uint(key[n-1])*13 + uint(key[n/2])*3) % keyTableSize
+var keyTable [1 << keyTableBits]keyEntry
+
+func keyHash(first, last uint64, n int) uint {
+	h := (first ^ bits.RotateLeft64(last, 29) ^ uint64(n)<<56) * 0x9E3779B97F4A7C15
+	return uint(h >> (64 - keyTableBits))
+}
+
+// keyWords returns the first and last 8 bytes of key (zero-padded when it
+// is shorter than 8, then both the same word).
+func keyWords(key []byte) (first, last uint64) {
+	if len(key) >= 8 {
+		return binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[len(key)-8:])
+	}
+	var b [8]byte
+	copy(b[:], key)
+	first = binary.LittleEndian.Uint64(b[:])
+	return first, first
 }
 
 func init() {
 	for k, name := range tagNames {
-		h := keyHash([]byte(name))
-		for keyTable[h] != 0 {
-			h = (h + 1) % keyTableSize
+		first, last := keyWords([]byte(name))
+		h := keyHash(first, last, len(name))
+		for keyTable[h].n != 0 {
+			h = (h + 1) % (1 << keyTableBits)
 		}
-		keyTable[h] = uint8(k + 1)
+		keyTable[h] = keyEntry{first, last, uint8(len(name)), TagKey(k)}
 	}
 }
 
 // lookupKey returns the TagKey named key, or numTagKeys.
 func lookupKey(key []byte) TagKey {
-	if len(key) == 0 {
+	if len(key) == 0 || len(key) > 255 {
 		return numTagKeys
 	}
-	for h := keyHash(key); ; h = (h + 1) % keyTableSize {
-		e := keyTable[h]
-		if e == 0 {
+	first, last := keyWords(key)
+	return lookupWords(key, first, last)
+}
+
+// lookupWords is lookupKey with the key's words (keyWords) at hand. The
+// first probe of a key of up to 16 bytes (the two words are the whole key)
+// is small enough to be inlined; longer keys, collisions and unknown keys
+// go on in lookupProbe.
+func lookupWords(key []byte, first, last uint64) TagKey {
+	n := len(key)
+	h := keyHash(first, last, n)
+	if e := &keyTable[h]; e.first == first && e.last == last && int(e.n) == n && n <= 16 {
+		return e.k
+	}
+	return lookupProbe(key, first, last, h)
+}
+
+func lookupProbe(key []byte, first, last uint64, h uint) TagKey {
+	n := len(key)
+	for ; ; h = (h + 1) % (1 << keyTableBits) {
+		e := &keyTable[h]
+		if e.n == 0 {
 			return numTagKeys
 		}
-		if tagNames[e-1] == string(key) {
-			return TagKey(e - 1)
+		if e.first == first && e.last == last && int(e.n) == n &&
+			(n <= 16 || tagNames[e.k][8:n-8] == string(key[8:n-8])) {
+			return e.k
 		}
 	}
 }
@@ -257,8 +298,12 @@ func (t *Tags) reset(sect []byte) {
 		sect = sect[:maxSection]
 	}
 	t.sect, t.present, t.n, t.skip, t.slow, t.dup, t.unknownN = sect, 0, 0, 0, false, false, 0
-	for p := 0; p < len(sect); {
-		end := len(sect)
+	// Word loads may look past the section into the rest of the line (up
+	// to its capacity): what they find there is ignored.
+	full := sect[:cap(sect)]
+	n := len(sect)
+	for p := 0; p < n; {
+		end := n
 		if semi := bytes.IndexByte(sect[p:], ';'); semi >= 0 {
 			end = p + semi
 		}
@@ -267,15 +312,30 @@ func (t *Tags) reset(sect []byte) {
 			continue // an empty item: ircv3.TagIter skips them too
 		}
 		ke, vs := end, end
-		if eq := indexEquals(sect[p:end]); eq >= 0 {
+		if eq := indexEquals(full, p, end); eq >= 0 {
 			ke, vs = p+eq, p+eq+1
 		}
 		key := sect[p:ke]
+		var k TagKey
+		switch kn := ke - p; {
+		case kn == 0 || kn > 255:
+			k = numTagKeys
+		case kn >= 8:
+			k = lookupWords(key, binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[kn-8:]))
+		case p+8 <= len(full):
+			w := binary.LittleEndian.Uint64(full[p:]) & (1<<(8*kn) - 1)
+			k = lookupWords(key, w, w)
+		default:
+			k = lookupKey(key)
+		}
 		i := t.n
 		t.n++
-		k := lookupKey(key)
 		if i < maxTracked {
-			t.items[i] = tagItem{uint32(p), uint32(ke), uint32(vs), uint32(end), k}
+			// Field by field: a composite literal is built on the stack
+			// and copied with wide loads that cannot forward from its
+			// narrow stores, a stall per tag.
+			it := &t.items[i]
+			it.ks, it.ke, it.vs, it.ve, it.k = uint32(p), uint32(ke), uint32(vs), uint32(end), k
 		} else {
 			t.slow = true
 		}
@@ -285,7 +345,7 @@ func (t *Tags) reset(sect []byte) {
 				t.skip |= 1 << (t.pos[k] & 63)
 			}
 			t.present |= 1 << k
-			t.vals[k] = [2]uint32{uint32(vs), uint32(end)}
+			t.vals[k][0], t.vals[k][1] = uint32(vs), uint32(end)
 			t.pos[k] = uint8(min(i, 255))
 		} else if !t.slow {
 			t.addUnknown(p, ke, i)
@@ -297,22 +357,26 @@ func (t *Tags) reset(sect []byte) {
 	}
 }
 
-// indexEquals returns the index of the first '=' in item, or -1. Keys are
-// short: a word-at-a-time search finds the '=' of most in one or two
-// steps, where bytes.IndexByte costs a call and a byte loop a mispredicted
-// exit per key (BenchmarkViewReset).
-func indexEquals(item []byte) int {
+// indexEquals returns the index in buf[p:end] of its first '=', or -1.
+// Keys are short: a word-at-a-time search, reading past end (up to
+// len(buf)) where it can, finds the '=' of most in one step, where
+// bytes.IndexByte costs a call and a byte loop a mispredicted exit per key
+// (BenchmarkViewReset).
+func indexEquals(buf []byte, p, end int) int {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(item); i += 8 {
-		x := binary.LittleEndian.Uint64(item[i:]) ^ ones*'='
+	i := p
+	for ; i < end && i+8 <= len(buf); i += 8 {
+		x := binary.LittleEndian.Uint64(buf[i:]) ^ ones*'='
 		if z := (x - ones) & ^x & highs; z != 0 {
-			return i + bits.TrailingZeros64(z)/8
+			if j := i + bits.TrailingZeros64(z)/8; j < end {
+				return j - p
+			}
+			return -1
 		}
 	}
-	for ; i < len(item); i++ {
-		if item[i] == '=' {
-			return i
+	for ; i < end; i++ {
+		if buf[i] == '=' {
+			return i - p
 		}
 	}
 	return -1
