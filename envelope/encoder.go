@@ -251,11 +251,10 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	}
 
 	e.anom, e.bad = 0, false
-	if line != nil {
-		e.attn.reset(line)
-	} else {
-		e.attn.reset(m.Tags)
-	}
+	// The mask covers the tag section, whose views are written once or
+	// twice each at one or two words per value. The text is written once
+	// and the escaper scans it as fast as reset would.
+	e.attn.reset(m.Tags)
 	if !hash {
 		e.anom |= anomChannelWithoutHash
 	}

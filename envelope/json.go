@@ -185,15 +185,15 @@ func appendBool(dst []byte, b bool) []byte {
 // (16 KiB, ircv3.DefaultMaxLine); strings beyond it take the escaper.
 const attnWords = 2048
 
-// attention marks the 8-byte words of a line that hold a byte the JSON
-// escaper would stop at (control, '"', '\\', '<', '>', '&', non-ASCII). A
-// view into the line (a tag value, the channel, the text, an emote name)
-// that lies in unmarked words is written as it is: no IRC escape, no JSON
-// escape, no UTF-8 to check. One word-at-a-time pass over the line replaces
-// a scan of every string, and of every string written twice
-// (BenchmarkEnvelope).
+// attention marks the 8-byte words of a line's tag section that hold a
+// byte the JSON escaper would stop at (control, '"', '\\', '<', '>', '&',
+// non-ASCII). A view into the section (a tag key or value, a badge name,
+// an emote id) that lies in unmarked words is written as it is: no IRC
+// escape, no JSON escape, no UTF-8 to check. One word-at-a-time pass over
+// the section replaces a scan of every string, and of every string written
+// twice (BenchmarkEnvelope). Other strings take the escaper.
 type attention struct {
-	buf  []byte // the line, or its tag section
+	buf  []byte // the tag section
 	bits [attnWords / 64]uint64
 }
 
