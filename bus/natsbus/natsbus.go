@@ -338,6 +338,31 @@ func (d *Driver) Ready() bool { return d.up.Load() }
 
 type batchState struct {
 	futs []jetstream.PubAckFuture
+	hdr  nats.Header // core mode: reused for every message of the batch
+}
+
+// reuseHeader sets h to m's headers in place, for a message that is
+// serialised before the next one is set (core PublishMsg writes the header
+// into the connection's buffer at once). JetStream keeps each message for
+// its retries, so there every message gets its own (header).
+func reuseHeader(h nats.Header, m *bus.Message) nats.Header {
+	set := func(key, v string) {
+		switch s := h[key]; {
+		case v == "":
+			delete(h, key)
+		case len(s) == 1:
+			s[0] = v
+		default:
+			h[key] = []string{v}
+		}
+	}
+	set(HeaderMsgID, m.MsgID)
+	set(HeaderTraceParent, m.TraceParent)
+	set(HeaderContentType, m.ContentType)
+	if len(h) == 0 {
+		return nil
+	}
+	return h
 }
 
 func (d *Driver) header(m *bus.Message) nats.Header {
@@ -369,18 +394,19 @@ func (d *Driver) header(m *bus.Message) nats.Header {
 
 // Send implements bus.Driver.
 func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
-	if d.opts.Mode == Core {
-		for i := range b.Msgs {
-			m := &b.Msgs[i]
-			err := d.nc.PublishMsg(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: d.header(m)})
-			b.Errs[i] = d.classify(err)
-		}
-		return
-	}
 	st, _ := b.State.(*batchState)
 	if st == nil {
-		st = &batchState{}
+		st = &batchState{hdr: make(nats.Header, 3)}
 		b.State = st
+	}
+	if d.opts.Mode == Core {
+		var msg nats.Msg
+		for i := range b.Msgs {
+			m := &b.Msgs[i]
+			msg = nats.Msg{Subject: m.Subject, Data: m.Data, Header: reuseHeader(st.hdr, m)}
+			b.Errs[i] = d.classify(d.nc.PublishMsg(&msg))
+		}
+		return
 	}
 	st.futs = st.futs[:0]
 	for i := range b.Msgs {
