@@ -293,7 +293,8 @@ type Publisher struct {
 	nextSeq uint64 // next new message to dispatch
 	tailSeq uint64 // next sequence to assign
 	bytes   int64
-	retain  int64
+	retain  int64    // capacity of the slots' buffers and of spare
+	spare   [][]byte // buffers of freed slots, reused last-in first-out
 	pending int
 
 	retry     []uint64 // seqs waiting for a re-send, sorted
@@ -388,6 +389,11 @@ func (p *Publisher) Publish(ctx context.Context, m Message) error {
 		p.st.BackpressureWait += now.Sub(waitStart)
 	}
 	s := &p.slots[p.tailSeq%uint64(len(p.slots))]
+	if s.buf == nil && len(p.spare) > 0 {
+		s.buf = p.spare[len(p.spare)-1]
+		p.spare[len(p.spare)-1] = nil
+		p.spare = p.spare[:len(p.spare)-1]
+	}
 	oldCap := cap(s.buf)
 	s.buf = append(s.buf[:0], m.Data...)
 	p.retain += int64(cap(s.buf) - oldCap)
@@ -785,8 +791,17 @@ func (p *Publisher) advanceLocked() {
 			break
 		}
 		p.bytes -= int64(len(s.msg.Data))
-		if p.retain > int64(p.opts.MaxQueueBytes) {
-			p.retain -= int64(cap(s.buf))
+		// The buffer goes to spare, where the next Publish finds it: the
+		// slots of the ring are reused only once per lap, so buffers kept
+		// in them would hold the whole ring's worth of memory (12 MB at
+		// 8,192 envelopes) however shallow the queue. Spare keeps two
+		// batches' worth; the rest is left to the collector.
+		if s.buf != nil {
+			if len(p.spare) < 2*p.opts.BatchSize && p.retain <= int64(p.opts.MaxQueueBytes) {
+				p.spare = append(p.spare, s.buf)
+			} else {
+				p.retain -= int64(cap(s.buf))
+			}
 			s.buf = nil
 		}
 		s.msg = Message{}

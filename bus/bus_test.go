@@ -665,3 +665,35 @@ func TestAckLatencyHistogram(t *testing.T) {
 		t.Errorf("Sum = %v s, want at least 4 × 0.2 s", h.Sum)
 	}
 }
+
+// TestRetainedFollowsDepth: buffers are kept for what the queue holds and
+// two batches more, not for every slot of the ring it has lapped.
+func TestRetainedFollowsDepth(t *testing.T) {
+	d := bustest.New()
+	d.SetRecord(false)
+	const batch = 16
+	p := bus.New(d, bus.Options{MaxQueue: 8192, BatchSize: batch, MaxInFlight: 2})
+	defer p.Close(context.Background())
+	data := bytes.Repeat([]byte("x"), 1100)
+	// Three laps of the ring, flushed every few messages: a shallow queue.
+	for i := range 3 * 8192 {
+		if err := p.Publish(context.Background(), bus.Message{Subject: subject, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+		if i%8 == 7 {
+			if err := p.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Stats()
+	if limit := int64(2*batch+8) * 2048; s.RetainedBytes > limit || s.RetainedBytes == 0 {
+		t.Errorf("RetainedBytes = %d after 3 laps of a shallow queue, want (0, %d]", s.RetainedBytes, limit)
+	}
+	if s.Acked != 3*8192 {
+		t.Errorf("Acked = %d, want %d", s.Acked, 3*8192)
+	}
+}
