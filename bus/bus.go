@@ -794,10 +794,12 @@ func (p *Publisher) advanceLocked() {
 		// The buffer goes to spare, where the next Publish finds it: the
 		// slots of the ring are reused only once per lap, so buffers kept
 		// in them would hold the whole ring's worth of memory (12 MB at
-		// 8,192 envelopes) however shallow the queue. Spare keeps two
-		// batches' worth; the rest is left to the collector.
+		// 8,192 envelopes) however shallow the queue. Spare keeps as many
+		// as the queue holds now plus two batches, so a steady deep queue
+		// (JetStream's window of pending acks) does not churn; the rest is
+		// left to the collector.
 		if s.buf != nil {
-			if len(p.spare) < 2*p.opts.BatchSize && p.retain <= int64(p.opts.MaxQueueBytes) {
+			if keep := 2*p.opts.BatchSize + int(p.tailSeq-p.headSeq); len(p.spare) < keep && p.retain <= int64(p.opts.MaxQueueBytes) {
 				p.spare = append(p.spare, s.buf)
 			} else {
 				p.retain -= int64(cap(s.buf))
