@@ -76,9 +76,7 @@ func (in *ingest) HandleLine(ctx context.Context, l *twitch.Line) error {
 	// The message id and the traceparent share one string: one small
 	// allocation per message instead of two (the publisher keeps strings).
 	st.tp = st.tp[:0]
-	if id, ok := l.Msg.Tag("id"); ok {
-		st.tp = append(st.tp, id...)
-	}
+	st.tp = append(st.tp, st.enc.TwitchID()...)
 	n := len(st.tp)
 	st.tp = appendTraceParent(st.tp, st.enc.TraceID())
 	ids := string(st.tp)

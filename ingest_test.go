@@ -18,7 +18,7 @@ import (
 
 const ingestLine = `@badge-info=;badges=vip/1;color=#1E90FF;display-name=Alice;emotes=25:0-4;id=2f3c1a4e-3b7d-4a59-9f43-1f0e1c2d3a4b;mod=0;room-id=42;subscriber=0;tmi-sent-ts=1700000000000;user-id=7;vip=1 :alice!alice@alice.tmi.twitch.tv PRIVMSG #chan :Kappa hello`
 
-func newTestIngest(t *testing.T, opts bus.Options) (*ingest, *bus.Publisher, *bustest.Driver) {
+func newTestIngest(t testing.TB, opts bus.Options) (*ingest, *bus.Publisher, *bustest.Driver) {
 	d := bustest.New()
 	pub := bus.New(d, opts)
 	return newIngest(pub, "dev."+bus.Ingress, &envelope.Options{}, slog.New(slog.DiscardHandler)), pub, d
@@ -105,4 +105,26 @@ func TestIngestAllocatesOncePerLine(t *testing.T) {
 	if n > 1 {
 		t.Errorf("HandleLine allocates %v times per line, want at most 1", n)
 	}
+}
+
+// BenchmarkIngest: one line through HandleLine (envelope, ids, the
+// publisher's queue) into a driver that acknowledges at once.
+func BenchmarkIngest(b *testing.B) {
+	in, pub, d := newTestIngest(b, bus.Options{})
+	d.SetRecord(false)
+	defer pub.Close(context.Background())
+	var l twitch.Line
+	raw := []byte(ingestLine)
+	l.Raw, l.Received = raw, time.Now()
+	if err := l.Msg.Parse(raw); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := in.HandleLine(ctx, &l); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pub.Flush(ctx)
 }

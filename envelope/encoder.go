@@ -204,6 +204,12 @@ func (e *Encoder) Seed(seed uint64) {
 // ID returns the id of the last envelope Append wrote.
 func (e *Encoder) ID() UUID { return e.id }
 
+// TwitchID returns the raw id tag of the line of the last envelope Append
+// wrote (a view into that line, valid while it is), or nil when it had
+// none: the deduplication key a publisher sends along, found without a
+// second search of the tags.
+func (e *Encoder) TwitchID() []byte { return e.view.ID() }
+
 // TraceID returns the traceId of the last envelope Append wrote: 16
 // random bytes (a version 4 UUID), also usable as the trace-id of a W3C
 // traceparent header.

@@ -380,3 +380,19 @@ func FuzzEnvelope(f *testing.F) {
 		checkAgainstReference(t, e, allKinds, line, received)
 	})
 }
+
+func TestTwitchID(t *testing.T) {
+	e := NewEncoder(nil)
+	if _, err := e.AppendLine(nil, []byte(fullPrivmsg), received); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(e.TwitchID()); got != "885196de-cb67-427a-baa8-82f9b0fcd05f" {
+		t.Errorf("TwitchID = %q", got)
+	}
+	if _, err := e.AppendLine(nil, []byte("@color=#fff :a!a@a PRIVMSG #c :no id"), received); err != nil {
+		t.Fatal(err)
+	}
+	if e.TwitchID() != nil {
+		t.Errorf("TwitchID of a line without id = %q", e.TwitchID())
+	}
+}
