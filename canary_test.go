@@ -162,12 +162,7 @@ func TestCanarySecretsNeverAppear(t *testing.T) {
 		ns := startNATS(t, c["NATS_TOKEN"])
 		createIngressStream(t, ns.ClientURL(), c["NATS_TOKEN"])
 		oauth := fakeOAuth(t, c["TWITCH_OAUTH_TOKEN"], "bot")
-		fake := twitchtest.NewServer(twitchtest.Config{Tokens: map[string]string{"bot": "not-the-token"}})
-		t.Cleanup(fake.Close)
-		ircURL, err := fake.Listen("ws")
-		if err != nil {
-			t.Fatal(err)
-		}
+		fake, ircURL := startFakeTwitch(t, twitchtest.Config{Tokens: map[string]string{"bot": "not-the-token"}}, "ws")
 		p := startProc(t, map[string]string{
 			"MESSAGE_BUS_DRIVER":       "nats",
 			"NATS_URL":                 ns.ClientURL(),
@@ -217,12 +212,7 @@ func TestCanarySecretsNeverAppear(t *testing.T) {
 		c := newCanaries("TWITCH_OAUTH_TOKEN", "TWITCH_CLIENT_SECRET", "NATS_TOKEN", "ADMIN_TOKEN")
 		ns := startNATS(t, "the-bus-wants-another-token")
 		oauth := fakeOAuth(t, "another-token", "bot")
-		fake := twitchtest.NewServer(twitchtest.Config{})
-		t.Cleanup(fake.Close)
-		ircURL, err := fake.Listen("tcp")
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, ircURL := startFakeTwitch(t, twitchtest.Config{}, "tcp")
 		p := startProc(t, map[string]string{
 			"MESSAGE_BUS_DRIVER":  "nats",
 			"NATS_URL":            ns.ClientURL(),
@@ -264,12 +254,7 @@ func TestCanarySecretsNeverAppear(t *testing.T) {
 		fs := testenv.FirestoreEmulator(t)
 		putTokenDoc(t, fs, "proj-e2e", "twitch_tokens", "bot", c["accessToken"], c["refreshToken"])
 		oauth := fakeOAuth(t, "another-token", "bot")
-		fake := twitchtest.NewServer(twitchtest.Config{})
-		t.Cleanup(fake.Close)
-		ircURL, err := fake.Listen("tcp")
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, ircURL := startFakeTwitch(t, twitchtest.Config{}, "tcp")
 		p := startProc(t, map[string]string{
 			"MESSAGE_BUS_DRIVER":      "stdout",
 			"TWITCH_TOKEN_DOC":        "twitch_tokens/{login}",

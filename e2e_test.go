@@ -277,12 +277,7 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 	createIngressStream(t, ns.ClientURL(), "")
 	proxy := startSlowProxy(t, ns.Addr().String(), rate, buffered)
 
-	fake := twitchtest.NewServer(twitchtest.Config{})
-	t.Cleanup(fake.Close)
-	ircURL, err := fake.Listen("tcp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, ircURL := startFakeTwitch(t, twitchtest.Config{}, "tcp")
 	channels := []string{"one", "two", "three"}
 	env := map[string]string{
 		"MESSAGE_BUS_DRIVER": "nats",
@@ -493,12 +488,7 @@ func TestE2EAdminChannels(t *testing.T) {
 func adminChannels(t *testing.T, token string, joinRate int) {
 	ns := startNATS(t, "")
 	createIngressStream(t, ns.ClientURL(), "")
-	fake := twitchtest.NewServer(twitchtest.Config{JoinLimit: joinRate, JoinWindow: 10 * time.Second})
-	t.Cleanup(fake.Close)
-	ircURL, err := fake.Listen("ws")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, ircURL := startFakeTwitch(t, twitchtest.Config{JoinLimit: joinRate, JoinWindow: 10 * time.Second}, "ws")
 	env := map[string]string{
 		"MESSAGE_BUS_DRIVER": "nats",
 		"NATS_URL":           ns.ClientURL(),
@@ -607,12 +597,7 @@ func TestE2ESecondSignal(t *testing.T) {
 	ns := startNATS(t, "")
 	createIngressStream(t, ns.ClientURL(), "")
 	proxy := startSlowProxy(t, ns.Addr().String(), 64<<10, true)
-	fake := twitchtest.NewServer(twitchtest.Config{})
-	t.Cleanup(fake.Close)
-	ircURL, err := fake.Listen("tcp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, ircURL := startFakeTwitch(t, twitchtest.Config{}, "tcp")
 	p := startProc(t, map[string]string{
 		"MESSAGE_BUS_DRIVER": "nats",
 		"NATS_URL":           "nats://" + proxy.addr(),

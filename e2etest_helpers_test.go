@@ -30,6 +30,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/ingress-egress/ingress-egress/twitch/twitchtest"
 )
 
 var (
@@ -466,10 +468,17 @@ func metric(t *testing.T, fams map[string]*dtoFamily, name, labels string) float
 // optionally requiring token, stopped by the test's cleanup.
 func startNATS(t *testing.T, token string) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
+	return runNATS(t, &server.Options{
 		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
 		NoLog: true, NoSigs: true, Authorization: token,
 	})
+}
+
+// runNATS starts an in-process nats-server with opts and waits until it
+// takes connections; the test's cleanup stops it.
+func runNATS(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,20 +495,11 @@ func startNATS(t *testing.T, token string) *server.Server {
 // stored.
 func openStoredStream(t *testing.T, dataDir string) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
+	return runNATS(t, &server.Options{
 		ServerName: "ingress-egress-embedded", // the store is per server name
 		Host:       "127.0.0.1", Port: -1, JetStream: true, StoreDir: filepath.Join(dataDir, "nats"),
 		NoLog: true, NoSigs: true,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
 }
 
 // storedMsg is one message read back from the stream.
@@ -863,4 +863,17 @@ func fakeOAuth(t *testing.T, token, login string) string {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + l.Addr().String()
+}
+
+// startFakeTwitch starts a fake Twitch server listening on network ("tcp"
+// or "ws"), closed by the test's cleanup, and returns it with its URL.
+func startFakeTwitch(t *testing.T, cfg twitchtest.Config, network string) (*twitchtest.Server, string) {
+	t.Helper()
+	fake := twitchtest.NewServer(cfg)
+	t.Cleanup(fake.Close)
+	url, err := fake.Listen(network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake, url
 }

@@ -57,20 +57,7 @@ func sha1OneBlock(ns *UUID, name []byte) (sum [16]byte) {
 		c = bits.RotateLeft32(c, 30)
 	}
 	// Rounds 20-39: parity.
-	for i := 20; i < 40; i += 5 {
-		x := w[i : i+5 : i+5]
-		const k = 0x6ED9EBA1
-		e += bits.RotateLeft32(a, 5) + (b ^ c ^ d) + x[0] + k
-		b = bits.RotateLeft32(b, 30)
-		d += bits.RotateLeft32(e, 5) + (a ^ b ^ c) + x[1] + k
-		a = bits.RotateLeft32(a, 30)
-		c += bits.RotateLeft32(d, 5) + (e ^ a ^ b) + x[2] + k
-		e = bits.RotateLeft32(e, 30)
-		b += bits.RotateLeft32(c, 5) + (d ^ e ^ a) + x[3] + k
-		d = bits.RotateLeft32(d, 30)
-		a += bits.RotateLeft32(b, 5) + (c ^ d ^ e) + x[4] + k
-		c = bits.RotateLeft32(c, 30)
-	}
+	a, b, c, d, e = parityRounds(a, b, c, d, e, w[20:40], 0x6ED9EBA1)
 	// Rounds 40-59: majority.
 	for i := 40; i < 60; i += 5 {
 		x := w[i : i+5 : i+5]
@@ -86,10 +73,21 @@ func sha1OneBlock(ns *UUID, name []byte) (sum [16]byte) {
 		a += bits.RotateLeft32(b, 5) + ((c|d)&e | c&d) + x[4] + k
 		c = bits.RotateLeft32(c, 30)
 	}
-	// Rounds 60-79: parity.
-	for i := 60; i < 80; i += 5 {
+	// Rounds 60-79: parity again, with its own constant.
+	a, b, c, d, e = parityRounds(a, b, c, d, e, w[60:80], 0xCA62C1D6)
+	binary.BigEndian.PutUint32(sum[0:], a+h0)
+	binary.BigEndian.PutUint32(sum[4:], b+h1)
+	binary.BigEndian.PutUint32(sum[8:], c+h2)
+	binary.BigEndian.PutUint32(sum[12:], d+h3)
+	return sum
+}
+
+// parityRounds runs the 20 rounds of SHA-1 whose function is b ^ c ^ d
+// (rounds 20-39 and 60-79, which differ only in k) over the schedule
+// words w.
+func parityRounds(a, b, c, d, e uint32, w []uint32, k uint32) (uint32, uint32, uint32, uint32, uint32) {
+	for i := 0; i+5 <= len(w); i += 5 {
 		x := w[i : i+5 : i+5]
-		const k = 0xCA62C1D6
 		e += bits.RotateLeft32(a, 5) + (b ^ c ^ d) + x[0] + k
 		b = bits.RotateLeft32(b, 30)
 		d += bits.RotateLeft32(e, 5) + (a ^ b ^ c) + x[1] + k
@@ -101,9 +99,5 @@ func sha1OneBlock(ns *UUID, name []byte) (sum [16]byte) {
 		a += bits.RotateLeft32(b, 5) + (c ^ d ^ e) + x[4] + k
 		c = bits.RotateLeft32(c, 30)
 	}
-	binary.BigEndian.PutUint32(sum[0:], a+h0)
-	binary.BigEndian.PutUint32(sum[4:], b+h1)
-	binary.BigEndian.PutUint32(sum[8:], c+h2)
-	binary.BigEndian.PutUint32(sum[12:], d+h3)
-	return sum
+	return a, b, c, d, e
 }
