@@ -197,7 +197,7 @@ func TestCanarySecretsNeverAppear(t *testing.T) {
 		defer cancel()
 		fake.Generate(ctx, twitchtest.Gen{Channels: []string{"chan"}, Count: 50})
 		waitFor(t, 15*time.Second, 20*time.Millisecond, "50 envelopes acknowledged", func() (bool, string) {
-			acked := path(debugMap(t, base, c["ADMIN_TOKEN"]), "bus", "Acked")
+			acked := path(debugMap(t, base, c["ADMIN_TOKEN"]), "bus", "acked")
 			return acked == float64(50), "acked " + strconv.Quote(strings.TrimSpace(jsonString(acked)))
 		})
 		bodies = append(bodies, exerciseHTTP(t, base, c["ADMIN_TOKEN"])...)

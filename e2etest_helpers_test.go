@@ -358,12 +358,12 @@ func readyz(t *testing.T, base string) (int, string) {
 // debugSnapshot is the part of /_debug/twitch the tests read.
 type debugSnapshot struct {
 	Bus struct {
-		Ready         bool
-		Pending       int
-		Accepted      uint64
-		Acked         uint64
-		FailureEvents uint64
-		Lost          uint64
+		Ready         bool   `json:"ready"`
+		Pending       int    `json:"pending"`
+		Accepted      uint64 `json:"accepted"`
+		Acked         uint64 `json:"acked"`
+		FailureEvents uint64 `json:"failureEvents"`
+		Lost          uint64 `json:"lost"`
 	} `json:"bus"`
 	Credentials struct {
 		Mode  string `json:"mode"`
