@@ -8,7 +8,7 @@ package bench
 //     faster than BenchmarkEnvelope/encoding-json.
 //   - BenchmarkEnvelope/encoding-json: the same envelope as a Go user writes
 //     it: a struct of strings (the fields read through the same
-//     twitch.View, so that both sides do the same extraction), a map of
+//     tmi.View, so that both sides do the same extraction), a map of
 //     the unescaped tags, google/uuid ids (NewSHA1 and New), time.Format,
 //     then json.Marshal.
 //   - BenchmarkHotPath/ours: the whole per-line path of the service:
@@ -39,7 +39,7 @@ import (
 
 	"github.com/ingress-egress/ingress-egress/envelope"
 	"github.com/ingress-egress/ingress-egress/ircv3"
-	"github.com/ingress-egress/ingress-egress/twitch"
+	"github.com/ingress-egress/ingress-egress/twitch/tmi"
 )
 
 // stdEnvelope and friends are the envelope for encoding/json.
@@ -127,9 +127,9 @@ var namespace = uuid.UUID(envelope.Namespace)
 func unesc(raw []byte) string { return string(ircv3.AppendUnescaped(nil, raw)) }
 
 // stdFromView builds the envelope of a parsed PRIVMSG the way a Go user
-// would, reading the fields through a twitch.View. traceID is the trace id
+// would, reading the fields through a tmi.View. traceID is the trace id
 // to use, or "" for uuid.New().
-func stdFromView(line []byte, v *twitch.View, received time.Time, traceID string) *stdEnvelope {
+func stdFromView(line []byte, v *tmi.View, received time.Time, traceID string) *stdEnvelope {
 	channel, hash := v.Channel()
 	login, _ := v.Login()
 	env := &stdEnvelope{
@@ -185,20 +185,20 @@ func stdFromView(line []byte, v *twitch.View, received time.Time, traceID string
 	for emotes.Next() {
 		p.Emotes = append(p.Emotes, stdEmote{unesc(emotes.ID()), string(emotes.Name()), emotes.Start(), emotes.End()})
 	}
-	if emotes.Problems()&twitch.EmoteMalformed != 0 {
+	if emotes.Problems()&tmi.EmoteMalformed != 0 {
 		anomalies = append(anomalies, "emotes-malformed")
 	}
-	if emotes.Problems()&twitch.EmoteOutOfRange != 0 {
+	if emotes.Problems()&tmi.EmoteOutOfRange != 0 {
 		anomalies = append(anomalies, "emotes-out-of-range")
 	}
 	if bits, ok := v.Bits(); ok {
 		p.Bits = &bits
-	} else if v.Tags.Has(twitch.TagBits) {
+	} else if v.Tags.Has(tmi.TagBits) {
 		anomalies = append(anomalies, "bad-bits")
 	}
 	if ms, ok := v.SentAt(); ok && ms <= 253402300799999 {
 		p.SentAt = time.UnixMilli(ms).UTC().Format(rfc3339ms)
-	} else if v.Tags.Has(twitch.TagTmiSentTS) {
+	} else if v.Tags.Has(tmi.TagTmiSentTS) {
 		anomalies = append(anomalies, "bad-tmi-sent-ts")
 	}
 	if v.Tags.Duplicates() {
@@ -232,13 +232,13 @@ func stdFromView(line []byte, v *twitch.View, received time.Time, traceID string
 	if v.IsReply() {
 		t := &v.Tags
 		p.Reply = &stdReply{
-			unesc(t.Get(twitch.TagReplyParentMsgID)), unesc(t.Get(twitch.TagReplyParentUserID)),
-			unesc(t.Get(twitch.TagReplyParentUserLogin)), unesc(t.Get(twitch.TagReplyParentDisplayName)),
-			unesc(t.Get(twitch.TagReplyParentMsgBody)), unesc(t.Get(twitch.TagReplyThreadParentMsgID)),
+			unesc(t.Get(tmi.TagReplyParentMsgID)), unesc(t.Get(tmi.TagReplyParentUserID)),
+			unesc(t.Get(tmi.TagReplyParentUserLogin)), unesc(t.Get(tmi.TagReplyParentDisplayName)),
+			unesc(t.Get(tmi.TagReplyParentMsgBody)), unesc(t.Get(tmi.TagReplyThreadParentMsgID)),
 		}
 	}
 	if v.IsSharedChat() {
-		p.SharedChat = &stdShared{unesc(v.Tags.Get(twitch.TagSourceRoomID)), unesc(v.Tags.Get(twitch.TagSourceID)), v.IsSharedChatOrigin()}
+		p.SharedChat = &stdShared{unesc(v.Tags.Get(tmi.TagSourceRoomID)), unesc(v.Tags.Get(tmi.TagSourceID)), v.IsSharedChatOrigin()}
 	}
 	return env
 }
@@ -342,7 +342,7 @@ func BenchmarkEnvelope(b *testing.B) {
 		sinkBytes = buf
 	})
 	b.Run("encoding-json", func(b *testing.B) {
-		var v twitch.View
+		var v tmi.View
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -429,7 +429,7 @@ func BenchmarkHotPath(b *testing.B) {
 func TestEnvelopesAgree(t *testing.T) {
 	p := loadPrivmsgs(t)
 	e := envelope.NewEncoder(nil)
-	var v twitch.View
+	var v tmi.View
 	for i, line := range p.lines {
 		out, err := e.Append(nil, line, &p.msgs[i], benchReceived)
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ingress-egress/ingress-egress/ircv3"
-	"github.com/ingress-egress/ingress-egress/twitch"
+	"github.com/ingress-egress/ingress-egress/twitch/tmi"
 )
 
 // Defaults of Options.
@@ -132,14 +132,14 @@ var anomalyNames = [...]string{
 
 // jsonKeys[k] is `,"<tag name>":"`, for writing raw.tags: the comma
 // before it, the key and the opening quote of a plain value in one copy.
-var jsonKeys = func() (keys [twitch.TagUnknown][]byte) {
-	for k := range twitch.TagUnknown {
+var jsonKeys = func() (keys [tmi.TagUnknown][]byte) {
+	for k := range tmi.TagUnknown {
 		keys[k] = append(appendString([]byte(","), []byte(k.String()), new(bool)), ':', '"')
 	}
 	return keys
 }()
 
-// Encoder writes envelopes. It holds a random generator, a twitch.View and
+// Encoder writes envelopes. It holds a random generator, a tmi.View and
 // scratch space, so that steady-state encoding allocates nothing: keep one
 // per goroutine. It is not safe for concurrent use.
 type Encoder struct {
@@ -150,7 +150,7 @@ type Encoder struct {
 	finalDest   []byte // JSON string, quoted
 
 	rng     rand.ChaCha8
-	view    twitch.View
+	view    tmi.View
 	scratch []byte
 	login   []byte // an unescaped login tag
 
@@ -237,12 +237,12 @@ func (e *Encoder) AppendLine(dst, line []byte, received time.Time) ([]byte, erro
 // ErrNotEnabled, ErrNoChannel or ErrNoText. With room in dst, Append does
 // not allocate.
 func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time) ([]byte, error) {
-	kind := twitch.KindOf(m.Command)
+	kind := tmi.KindOf(m.Command)
 	switch {
-	case kind == twitch.KindPrivmsg && e.kinds&Privmsg != 0,
-		kind == twitch.KindUsernotice && e.kinds&Usernotice != 0,
-		kind == twitch.KindClearchat && e.kinds&Clearchat != 0,
-		kind == twitch.KindClearmsg && e.kinds&Clearmsg != 0:
+	case kind == tmi.KindPrivmsg && e.kinds&Privmsg != 0,
+		kind == tmi.KindUsernotice && e.kinds&Usernotice != 0,
+		kind == tmi.KindClearchat && e.kinds&Clearchat != 0,
+		kind == tmi.KindClearmsg && e.kinds&Clearmsg != 0:
 	default:
 		return dst, ErrNotEnabled
 	}
@@ -252,7 +252,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if len(channel) == 0 {
 		return dst, ErrNoChannel
 	}
-	if kind == twitch.KindPrivmsg && len(v.Text()) == 0 {
+	if kind == tmi.KindPrivmsg && len(v.Text()) == 0 {
 		return dst, ErrNoText
 	}
 
@@ -271,7 +271,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 		e.id = MessageID(e.scratch)
 	} else {
 		e.id = e.randomUUID()
-		if kind == twitch.KindPrivmsg || kind == twitch.KindUsernotice {
+		if kind == tmi.KindPrivmsg || kind == tmi.KindUsernotice {
 			e.anom |= anomNoMessageID
 		}
 	}
@@ -290,9 +290,9 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = e.received.appendMillis(dst, ms)
 	dst = append(dst, `","type":`...)
 	switch kind {
-	case twitch.KindPrivmsg:
+	case tmi.KindPrivmsg:
 		dst = append(dst, e.typeMessage...)
-	case twitch.KindUsernotice:
+	case tmi.KindUsernotice:
 		dst = append(dst, e.typeNotice...)
 	default:
 		dst = append(dst, e.typeMod...)
@@ -326,7 +326,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = append(dst, `,"payload":{`...)
 
 	switch kind {
-	case twitch.KindPrivmsg, twitch.KindUsernotice:
+	case tmi.KindPrivmsg, tmi.KindUsernotice:
 		if len(login) == 0 {
 			e.anom |= anomNoLogin
 		}
@@ -336,12 +336,12 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	}
 
 	sentAt, sentOK := v.SentAt()
-	if v.Tags.Has(twitch.TagTmiSentTS) && (!sentOK || sentAt > maxMillis) {
+	if v.Tags.Has(tmi.TagTmiSentTS) && (!sentOK || sentAt > maxMillis) {
 		e.anom |= anomBadSentTS
 		sentOK = false
 	}
 	bits, bitsOK := v.Bits()
-	if v.Tags.Has(twitch.TagBits) && !bitsOK {
+	if v.Tags.Has(tmi.TagBits) && !bitsOK {
 		e.anom |= anomBadBits
 	}
 
@@ -367,30 +367,30 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if v.IsVIP() {
 		dst = append(dst, `,"isVip":true`...)
 	}
-	if kind != twitch.KindClearchat && kind != twitch.KindClearmsg && v.IsBroadcaster() {
+	if kind != tmi.KindClearchat && kind != tmi.KindClearmsg && v.IsBroadcaster() {
 		dst = append(dst, `,"isBroadcaster":true`...)
 	}
 	if v.IsReply() {
 		t := &v.Tags
 		dst = append(dst, `,"reply":{"parentMessageId":`...)
-		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentMsgID))
+		dst = e.appendTag(dst, t.Get(tmi.TagReplyParentMsgID))
 		dst = append(dst, `,"parentUserId":`...)
-		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentUserID))
+		dst = e.appendTag(dst, t.Get(tmi.TagReplyParentUserID))
 		dst = append(dst, `,"parentUserLogin":`...)
-		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentUserLogin))
+		dst = e.appendTag(dst, t.Get(tmi.TagReplyParentUserLogin))
 		dst = append(dst, `,"parentDisplayName":`...)
-		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentDisplayName))
+		dst = e.appendTag(dst, t.Get(tmi.TagReplyParentDisplayName))
 		dst = append(dst, `,"parentText":`...)
-		dst = e.appendTag(dst, t.Get(twitch.TagReplyParentMsgBody))
+		dst = e.appendTag(dst, t.Get(tmi.TagReplyParentMsgBody))
 		dst = append(dst, `,"threadParentMessageId":`...)
-		dst = e.appendTag(dst, t.Get(twitch.TagReplyThreadParentMsgID))
+		dst = e.appendTag(dst, t.Get(tmi.TagReplyThreadParentMsgID))
 		dst = append(dst, '}')
 	}
 	if v.IsSharedChat() {
 		dst = append(dst, `,"sharedChat":{"sourceRoomId":`...)
-		dst = e.appendTag(dst, v.Tags.Get(twitch.TagSourceRoomID))
+		dst = e.appendTag(dst, v.Tags.Get(tmi.TagSourceRoomID))
 		dst = append(dst, `,"sourceMessageId":`...)
-		dst = e.appendTag(dst, v.Tags.Get(twitch.TagSourceID))
+		dst = e.appendTag(dst, v.Tags.Get(tmi.TagSourceID))
 		dst = append(dst, `,"isOrigin":`...)
 		dst = appendBool(dst, v.IsSharedChatOrigin())
 		dst = append(dst, '}')
@@ -424,7 +424,7 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 
 // appendChat appends the payload fields of PRIVMSG and USERNOTICE, up to
 // raw.
-func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
+func (e *Encoder) appendChat(dst []byte, v *tmi.View) []byte {
 	dst = append(dst, `"text":`...)
 	dst = e.str(dst, v.Text())
 	dst = append(dst, `,"messageId":`...)
@@ -463,19 +463,19 @@ func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
 		dst = append(dst, '}')
 	}
 	if p := emotes.Problems(); p != 0 {
-		if p&twitch.EmoteMalformed != 0 {
+		if p&tmi.EmoteMalformed != 0 {
 			e.anom |= anomEmotesMalformed
 		}
-		if p&twitch.EmoteOutOfRange != 0 {
+		if p&tmi.EmoteOutOfRange != 0 {
 			e.anom |= anomEmotesOutOfRange
 		}
 	}
 	dst = append(dst, ']')
-	if v.Kind == twitch.KindUsernotice {
+	if v.Kind == tmi.KindUsernotice {
 		dst = append(dst, `,"msgId":`...)
-		dst = e.appendTag(dst, v.Tags.Get(twitch.TagMsgID))
+		dst = e.appendTag(dst, v.Tags.Get(tmi.TagMsgID))
 		dst = append(dst, `,"systemMsg":`...)
-		dst = e.appendTag(dst, v.Tags.Get(twitch.TagSystemMsg))
+		dst = e.appendTag(dst, v.Tags.Get(tmi.TagSystemMsg))
 		dst = append(dst, `,"msgParams":{`...)
 		params := v.MsgParams()
 		for n := 0; params.Next(); {
@@ -498,20 +498,20 @@ func (e *Encoder) appendChat(dst []byte, v *twitch.View) []byte {
 
 // appendModeration appends the payload fields of CLEARCHAT and CLEARMSG,
 // up to raw.
-func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []byte {
-	if v.Kind == twitch.KindClearmsg {
+func (e *Encoder) appendModeration(dst []byte, v *tmi.View, login []byte) []byte {
+	if v.Kind == tmi.KindClearmsg {
 		dst = append(dst, `"action":"delete","targetUserLogin":`...)
 		dst = e.str(dst, login)
 		dst = append(dst, `,"targetMessageId":`...)
-		dst = e.appendTag(dst, v.Tags.Get(twitch.TagTargetMsgID))
+		dst = e.appendTag(dst, v.Tags.Get(tmi.TagTargetMsgID))
 		dst = append(dst, `,"text":`...)
 		return e.str(dst, v.Text())
 	}
-	if len(login) == 0 && !v.Tags.Has(twitch.TagTargetUserID) {
+	if len(login) == 0 && !v.Tags.Has(tmi.TagTargetUserID) {
 		return append(dst, `"action":"clear"`...)
 	}
 	seconds, timeout := v.BanDuration()
-	if v.Tags.Has(twitch.TagBanDuration) && !timeout {
+	if v.Tags.Has(tmi.TagBanDuration) && !timeout {
 		e.anom |= anomBadBanDuration
 	}
 	if timeout {
@@ -520,7 +520,7 @@ func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []b
 		dst = append(dst, `"action":"ban"`...)
 	}
 	dst = append(dst, `,"targetUserId":`...)
-	dst = e.appendTag(dst, v.Tags.Get(twitch.TagTargetUserID))
+	dst = e.appendTag(dst, v.Tags.Get(tmi.TagTargetUserID))
 	dst = append(dst, `,"targetUserLogin":`...)
 	dst = e.str(dst, login)
 	if timeout {
@@ -531,8 +531,8 @@ func (e *Encoder) appendModeration(dst []byte, v *twitch.View, login []byte) []b
 }
 
 // rawMember appends one member of raw.tags with a leading comma.
-func (e *Encoder) rawMember(dst, key, val []byte, k twitch.TagKey) []byte {
-	if k != twitch.TagUnknown {
+func (e *Encoder) rawMember(dst, key, val []byte, k tmi.TagKey) []byte {
+	if k != tmi.TagUnknown {
 		if e.attn.plain(val) {
 			dst = append(dst, jsonKeys[k]...)
 			dst = append(dst, val...)
@@ -563,7 +563,7 @@ func (e *Encoder) rawMember(dst, key, val []byte, k twitch.TagKey) []byte {
 
 // appendRaw appends ,"raw":{...}: every tag, then the anomalies and a copy
 // of the line when there are any.
-func (e *Encoder) appendRaw(dst, line []byte, v *twitch.View) []byte {
+func (e *Encoder) appendRaw(dst, line []byte, v *tmi.View) []byte {
 	// Every member is written with a leading comma; the first one's
 	// becomes the object's '{'.
 	dst = append(dst, `,"raw":{"tags":`...)

@@ -1,4 +1,4 @@
-package twitch
+package tmi
 
 import (
 	"math/rand/v2"

@@ -1,15 +1,20 @@
-package twitch
+// Package tmi is the Twitch message model: typed, allocation-free views
+// over an ircv3.Message (a [View] with its [Tags] index, badge and emote
+// iterators), following Twitch's IRC tag reference
+// (https://dev.twitch.tv/docs/chat/irc/#twitch-irc-tags and
+// https://dev.twitch.tv/docs/chat/irc-migration/ for shared chat). The name
+// is Twitch's own for its chat service (tmi.twitch.tv).
+//
+// Like ircv3, it is a standard-library-only leaf: the envelope encoder
+// builds on it without depending on the connection manager in package
+// twitch.
+package tmi
 
 import (
 	"bytes"
 
 	"github.com/ingress-egress/ingress-egress/ircv3"
 )
-
-// This file is the Twitch message model: typed, allocation-free views over
-// an ircv3.Message, following Twitch's IRC tag reference
-// (https://dev.twitch.tv/docs/chat/irc/#twitch-irc-tags and
-// https://dev.twitch.tv/docs/chat/irc-migration/ for shared chat).
 
 // Kind is the kind of a Twitch line, given by its command.
 type Kind uint8

@@ -1,5 +1,5 @@
 //go:build !race
 
-package twitch
+package tmi
 
 const modelRace = false

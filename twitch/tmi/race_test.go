@@ -1,6 +1,6 @@
 //go:build race
 
-package twitch
+package tmi
 
 // modelRace: allocation guards are skipped under -race, which allocates.
 const modelRace = true
