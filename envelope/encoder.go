@@ -154,12 +154,12 @@ type Encoder struct {
 	scratch []byte
 	login   []byte // an unescaped login tag
 
-	attn      attention // of the line (or its tag section when the line is not given)
 	received  dayCache
 	sent      dayCache
 	id, trace UUID
 	anom      uint16
 	bad       bool // a string had invalid UTF-8, written as U+FFFD
+	bcBadge   bool // appendChat saw the broadcaster badge
 }
 
 // NewEncoder returns an Encoder with opts (nil for the defaults), its
@@ -257,10 +257,6 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	}
 
 	e.anom, e.bad = 0, false
-	// The mask covers the tag section, whose views are written once or
-	// twice each at one or two words per value. The text is written once
-	// and the escaper scans it as fast as reset would.
-	e.attn.reset(m.Tags)
 	if !hash {
 		e.anom |= anomChannelWithoutHash
 	}
@@ -367,7 +363,9 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if v.IsVIP() {
 		dst = append(dst, `,"isVip":true`...)
 	}
-	if kind != tmi.KindClearchat && kind != tmi.KindClearmsg && v.IsBroadcaster() {
+	// appendChat walked the badges of PRIVMSG and USERNOTICE: IsBroadcaster
+	// without a second walk.
+	if kind != tmi.KindClearchat && kind != tmi.KindClearmsg && (e.bcBadge || v.IsRoomOwner()) {
 		dst = append(dst, `,"isBroadcaster":true`...)
 	}
 	if v.IsReply() {
@@ -401,7 +399,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 // str appends s, a view into the line or any other string, as a JSON
 // string.
 func (e *Encoder) str(dst, s []byte) []byte {
-	if e.attn.plain(s) {
+	if e.view.Tags.Plain(s) {
 		dst = append(dst, '"')
 		dst = append(dst, s...)
 		return append(dst, '"')
@@ -414,7 +412,7 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 	if len(raw) == 0 {
 		return append(dst, '"', '"')
 	}
-	if e.attn.plain(raw) {
+	if e.view.Tags.Plain(raw) {
 		dst = append(dst, '"')
 		dst = append(dst, raw...)
 		return append(dst, '"')
@@ -426,16 +424,24 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 // raw.
 func (e *Encoder) appendChat(dst []byte, v *tmi.View) []byte {
 	dst = append(dst, `"text":`...)
+	// The escaper checks the text's UTF-8 on the way; the emote cursor
+	// need not check it again.
+	wasBad := e.bad
+	e.bad = false
 	dst = e.str(dst, v.Text())
+	textValid := !e.bad
+	e.bad = e.bad || wasBad
 	dst = append(dst, `,"messageId":`...)
 	dst = e.appendTag(dst, v.ID())
 	dst = append(dst, `,"badges":[`...)
 	badges := v.Badges()
+	e.bcBadge = false
 	for n := 0; badges.Next(); n++ {
 		if n > 0 {
 			dst = append(dst, ',')
 		}
 		dst = e.appendTag(dst, badges.Name())
+		e.bcBadge = e.bcBadge || tmi.IsBroadcasterBadge(badges.Name())
 	}
 	if badges.Malformed() {
 		e.anom |= anomBadgesMalformed
@@ -448,6 +454,9 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) []byte {
 	dst = e.appendTag(dst, v.Color())
 	dst = append(dst, `,"emotes":[`...)
 	emotes := v.Emotes()
+	if textValid {
+		emotes.AssumeValidUTF8()
+	}
 	for n := 0; emotes.Next(); n++ {
 		if n > 0 {
 			dst = append(dst, ',')
@@ -533,7 +542,7 @@ func (e *Encoder) appendModeration(dst []byte, v *tmi.View, login []byte) []byte
 // rawMember appends one member of raw.tags with a leading comma.
 func (e *Encoder) rawMember(dst, key, val []byte, k tmi.TagKey) []byte {
 	if k != tmi.TagUnknown {
-		if e.attn.plain(val) {
+		if e.view.Tags.Plain(val) {
 			dst = append(dst, jsonKeys[k]...)
 			dst = append(dst, val...)
 			return append(dst, '"')
@@ -550,7 +559,7 @@ func (e *Encoder) rawMember(dst, key, val []byte, k tmi.TagKey) []byte {
 		return dst
 	}
 	dst = append(dst, ',')
-	if len(key) > 0 && e.attn.plain(key) {
+	if len(key) > 0 && e.view.Tags.Plain(key) {
 		dst = append(dst, '"')
 		dst = append(dst, key...)
 		dst = append(dst, '"', ':')

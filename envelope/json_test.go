@@ -101,38 +101,6 @@ func TestAppendInt(t *testing.T) {
 	}
 }
 
-// TestAttention: the fast path is taken for plain tag values (views of the
-// section, as the model returns them) and never for anything else.
-func TestAttention(t *testing.T) {
-	line := []byte("@a=plain-value-long-enough;b=x\\sy;c=ok;d=caf\xc3\xa9;e=<b>;f=1 :n!n@n PRIVMSG #c :text")
-	m, err := ircv3.Parse(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a attention
-	a.reset(m.Tags)
-	want := map[string]bool{"a": true, "b": false, "c": true, "d": false, "e": false, "f": true}
-	it := m.TagIter()
-	for it.Next() {
-		v := it.Value()
-		// Word granularity: a plain value sharing a word with an
-		// escaped one may take the escaper; a value that needs escaping
-		// must never be plain.
-		if got := a.plain(v); got && !want[string(it.Key())] {
-			t.Errorf("plain(%q) = true", v)
-		}
-	}
-	if !a.plain(m.Tags[2:10]) {
-		t.Error("plain(a's value) = false: the fast path is never taken")
-	}
-	if a.plain([]byte("plain-value-long-enough")) {
-		t.Error("plain of a copy = true")
-	}
-	if a.plain(m.Tags[2:10:10]) {
-		t.Error("plain of a capacity-limited view = true")
-	}
-}
-
 func TestDayCache(t *testing.T) {
 	var c dayCache
 	for _, ms := range []int64{1642786203573, 1642786203574, 1642809599999, 1642809600000, 0, -1, 1642786203573, maxMillis, minMillis} {

@@ -88,6 +88,7 @@ type EmoteIter struct {
 	text   []byte
 
 	ascii   int8 // 0 unknown, else textASCII, textUTF8 or textInvalid
+	valid   bool // the caller vouches that text is valid UTF-8
 	cp, off int  // cursor: code point cp starts at byte off
 
 	start, end   int
@@ -124,21 +125,29 @@ func (it *EmoteIter) Next() bool {
 			}
 			it.id, it.ranges, it.inGroup = group[:colon], group[colon+1:], true
 		}
+		// One pass over "start-end" up to the next ',' (or the end), the
+		// way most ranges are; a malformed one is skipped to its ','.
 		r := it.ranges
-		if c := bytes.IndexByte(it.ranges, ','); c >= 0 {
-			r, it.ranges = it.ranges[:c], it.ranges[c+1:]
+		start, i := leadingDigits(r, 0)
+		end, k := 0, 0
+		ok := i > 0 && i <= maxPosDigits && i < len(r) && r[i] == '-'
+		if ok {
+			end, k = leadingDigits(r, i+1)
+			ok = k > i+1 && k-(i+1) <= maxPosDigits && (k == len(r) || r[k] == ',')
+		}
+		if !ok {
+			k = bytes.IndexByte(r, ',')
+			if k < 0 {
+				k = len(r)
+			}
+			it.problems |= EmoteMalformed
+		}
+		if k < len(r) {
+			it.ranges = r[k+1:]
 		} else {
 			it.ranges, it.inGroup = nil, false
 		}
-		dash := bytes.IndexByte(r, '-')
-		if dash < 0 {
-			it.problems |= EmoteMalformed
-			continue
-		}
-		start, ok1 := parsePos(r[:dash])
-		end, ok2 := parsePos(r[dash+1:])
-		if !ok1 || !ok2 {
-			it.problems |= EmoteMalformed
+		if !ok {
 			continue
 		}
 		if start > end {
@@ -161,12 +170,18 @@ func (it *EmoteIter) Next() bool {
 	}
 }
 
+// AssumeValidUTF8 tells the iterator that its text is valid UTF-8, as
+// the caller has checked (the envelope encoder escapes the text before
+// it reads the emotes), which spares it a validation of its own. Text
+// that is not valid UTF-8 then gives wrong positions, never a panic.
+func (it *EmoteIter) AssumeValidUTF8() { it.valid = true }
+
 // offset returns the byte offset of code point cp in the text, len(text)
 // when cp is the number of code points, and -1 when cp is beyond that
 // (the cursor is then left at the end of the text).
 func (it *EmoteIter) offset(cp int) int {
 	if it.ascii == 0 {
-		it.ascii = textKind(it.text)
+		it.ascii = textKind(it.text, it.valid)
 	}
 	if it.ascii == textASCII {
 		if cp > len(it.text) {
@@ -210,8 +225,9 @@ const (
 	textInvalid = 3 // an invalid byte counts as one code point
 )
 
-// textKind classifies text, eight bytes at a time while it is ASCII.
-func textKind(text []byte) int8 {
+// textKind classifies text, eight bytes at a time while it is ASCII;
+// valid says it is known to be valid UTF-8.
+func textKind(text []byte, valid bool) int8 {
 	i := 0
 	for ; i+8 <= len(text); i += 8 {
 		if binary.LittleEndian.Uint64(text[i:])&0x8080808080808080 != 0 {
@@ -220,7 +236,7 @@ func textKind(text []byte) int8 {
 	}
 	for ; i < len(text); i++ {
 		if text[i] >= utf8.RuneSelf {
-			if utf8.Valid(text[i:]) {
+			if valid || utf8.Valid(text[i:]) {
 				return textUTF8
 			}
 			return textInvalid
@@ -229,18 +245,15 @@ func textKind(text []byte) int8 {
 	return textASCII
 }
 
-func parsePos(b []byte) (int, bool) {
-	if len(b) == 0 || len(b) > maxPosDigits {
-		return 0, false
-	}
+// leadingDigits returns the decimal value of the digits of b from i on
+// and the index after them (i when there are none). The value is only
+// meaningful for at most maxPosDigits digits.
+func leadingDigits(b []byte, i int) (int, int) {
 	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
+	for ; i < len(b) && b[i]-'0' <= 9; i++ {
+		n = n*10 + int(b[i]-'0')
 	}
-	return n, true
+	return n, i
 }
 
 // ID returns the current emote's raw id ("25", "emotesv2_...").

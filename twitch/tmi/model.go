@@ -285,17 +285,29 @@ func (v *View) IsVIP() bool {
 // IsBroadcaster reports whether the sender is the channel's broadcaster:
 // the badges include broadcaster, or user-id equals room-id.
 func (v *View) IsBroadcaster() bool {
-	if uid := v.Tags.Get(TagUserID); !unescapedEqual(uid, nil) && unescapedEqual(uid, v.Tags.Get(TagRoomID)) {
+	if v.IsRoomOwner() {
 		return true
 	}
 	it := v.Badges()
 	for it.Next() {
-		if tagIs(it.Name(), "broadcaster") {
+		if IsBroadcasterBadge(it.Name()) {
 			return true
 		}
 	}
 	return false
 }
+
+// IsRoomOwner reports whether user-id is present and equals room-id, one
+// half of IsBroadcaster.
+func (v *View) IsRoomOwner() bool {
+	uid := v.Tags.Get(TagUserID)
+	return !unescapedEqual(uid, nil) && unescapedEqual(uid, v.Tags.Get(TagRoomID))
+}
+
+// IsBroadcasterBadge reports whether a raw badge name (BadgeIter.Name) is
+// broadcaster, the other half of IsBroadcaster, for callers that walk the
+// badges anyway.
+func IsBroadcasterBadge(name []byte) bool { return tagIs(name, "broadcaster") }
 
 // IsFirstMessage reports first-msg=1: the user's first message in the
 // channel.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ingress-egress/ingress-egress/ircv3"
 )
@@ -209,6 +210,12 @@ func TestEmoteIter(t *testing.T) {
 		{"trailing slash", "25:0-4/", "Kappa", "25:0-4=Kappa MALFORMED"},
 		{"trailing comma", "25:0-4,", "Kappa", "25:0-4=Kappa MALFORMED"},
 		{"bad then good", "25:x-4,0-4/1:0-0", "Kappa", "25:0-4=Kappa 1:0-0=K MALFORMED"},
+		{"garbage after the end", "25:0-4x,0-4", "Kappa", "25:0-4=Kappa MALFORMED"},
+		{"garbage after the start", "25:0x-4,0-4", "Kappa", "25:0-4=Kappa MALFORMED"},
+		{"no end", "25:0-,0-4", "Kappa", "25:0-4=Kappa MALFORMED"},
+		{"empty range between", "25:0-4,,6-10", "Kappa Keepo", "25:0-4=Kappa 25:6-10=Keepo MALFORMED"},
+		{"nine digits", "25:000000000-000000004", "Kappa", "25:0-4=Kappa"},
+		{"ten digits", "25:0000000000-4,0-4", "Kappa", "25:0-4=Kappa MALFORMED"},
 		{"empty text", "25:0-4", "", "OUT-OF-RANGE"},
 		{"invalid UTF-8 counts one per byte", "25:2-6", "\xff\xfeKappa", "25:2-6=Kappa"},
 		{"backwards across groups", "1:6-10/2:0-4", "Kappa Keepo", "1:6-10=Keepo 2:0-4=Kappa"},
@@ -217,6 +224,14 @@ func TestEmoteIter(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			if got := emoteList(NewEmoteIter([]byte(c.raw), []byte(c.text))); got != c.want {
 				t.Errorf("emotes %q in %q = %q, want %q", c.raw, c.text, got, c.want)
+			}
+			if !utf8.ValidString(c.text) {
+				return
+			}
+			it := NewEmoteIter([]byte(c.raw), []byte(c.text))
+			it.AssumeValidUTF8()
+			if got := emoteList(it); got != c.want {
+				t.Errorf("emotes %q in %q, valid UTF-8 assumed, = %q, want %q", c.raw, c.text, got, c.want)
 			}
 		})
 	}

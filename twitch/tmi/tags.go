@@ -255,6 +255,9 @@ type Tags struct {
 	unknown  [maxUnknown][2]uint32 // keys of unknown tags seen
 	unknownI [maxUnknown]uint8     // position of each one's latest occurrence
 	unknownN int
+
+	masked bool  // sect fits the masks (len(sect) <= maskBytes)
+	m      masks // of sect, when masked
 }
 
 // Get returns the raw value of the tag k, or nil when it is absent.
@@ -284,20 +287,107 @@ func (t *Tags) Item(i int) (key, val []byte, k TagKey, superseded bool) {
 	return t.sect[it.ks:it.ke], t.sect[it.vs:it.ve], it.k, t.skip&(1<<(i&63)) != 0
 }
 
+// Plain reports whether v, a view into the tag section (a key, a raw
+// value or a part of one), holds only printable ASCII other than '"', '&',
+// '<', '>' and '\\': no IRCv3 escape to undo, nothing a JSON or HTML
+// writer escapes, no UTF-8 to check. An empty view is plain; a view not
+// inside the section, or into a section longer than 4 KiB, is not.
+func (t *Tags) Plain(v []byte) bool {
+	if len(v) == 0 {
+		return true
+	}
+	off := cap(t.sect) - cap(v)
+	end := off + len(v)
+	if !t.masked || off < 0 || end > len(t.sect) || &t.sect[off] != &v[0] {
+		return false
+	}
+	return !anyIn(&t.m.attn, off, end)
+}
+
 // Duplicates reports whether some key appears more than once.
 func (t *Tags) Duplicates() bool { return t.dup }
 
 // maxSection is the longest tag section reset indexes by uint32 offsets;
 // ircv3 lines are far shorter.
-const maxSection = 1<<32 - 1
+const maxSection uint64 = 1<<32 - 1
 
 // reset fills t from a raw tag section, splitting it the way
 // ircv3.TagIter does. It clears only what it reads back.
 func (t *Tags) reset(sect []byte) {
-	if uint64(len(sect)) > maxSection {
-		sect = sect[:maxSection]
+	if n := uint64(len(sect)); n > maxSection {
+		sect = sect[:n-(n-maxSection)] // a computed index: 32-bit builds compile it
 	}
 	t.sect, t.present, t.n, t.skip, t.slow, t.dup, t.unknownN = sect, 0, 0, 0, false, false, 0
+	if t.masked = len(sect) <= maskBytes; t.masked {
+		// One vector pass classifies every byte; the tags are then cut
+		// at the bits of the ';' and '=' masks, with no search per tag.
+		t.m.classify(sect)
+		n := len(sect)
+		for p := 0; p < n; {
+			end := next(&t.m.semi, p, n)
+			if end == p {
+				p++
+				continue // an empty item: ircv3.TagIter skips them too
+			}
+			ke, vs := end, end
+			if eq := next(&t.m.eq, p, end); eq < end {
+				ke, vs = eq, eq+1
+			}
+			t.add(p, ke, vs, end)
+			p = end + 1
+		}
+	} else {
+		t.resetLong(sect)
+	}
+	if t.slow && !t.dup {
+		t.dup = hasDuplicateKeys(sect)
+	}
+}
+
+// add indexes the tag sect[p:end], its key sect[p:ke] and its value
+// sect[vs:end].
+func (t *Tags) add(p, ke, vs, end int) {
+	sect := t.sect
+	full := sect[:cap(sect)]
+	key := sect[p:ke]
+	var k TagKey
+	switch kn := ke - p; {
+	case kn == 0 || kn > 255:
+		k = numTagKeys
+	case kn >= 8:
+		k = lookupWords(key, binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[kn-8:]))
+	case p+8 <= len(full):
+		w := binary.LittleEndian.Uint64(full[p:]) & (1<<(8*kn) - 1)
+		k = lookupWords(key, w, w)
+	default:
+		k = lookupKey(key)
+	}
+	i := t.n
+	t.n++
+	if i < maxTracked {
+		// Field by field: a composite literal is built on the stack
+		// and copied with wide loads that cannot forward from its
+		// narrow stores, a stall per tag.
+		it := &t.items[i]
+		it.ks, it.ke, it.vs, it.ve, it.k = uint32(p), uint32(ke), uint32(vs), uint32(end), k
+	} else {
+		t.slow = true
+	}
+	if k < numTagKeys {
+		if t.present&(1<<k) != 0 {
+			t.dup = true
+			t.skip |= 1 << (t.pos[k] & 63)
+		}
+		t.present |= 1 << k
+		t.vals[k][0], t.vals[k][1] = uint32(vs), uint32(end)
+		t.pos[k] = uint8(min(i, 255))
+	} else if !t.slow {
+		t.addUnknown(p, ke, i)
+	}
+}
+
+// resetLong splits a section too long for the masks tag by tag.
+func (t *Tags) resetLong(sect []byte) {
 	// Word loads may look past the section into the rest of the line (up
 	// to its capacity): what they find there is ignored.
 	full := sect[:cap(sect)]
@@ -315,45 +405,8 @@ func (t *Tags) reset(sect []byte) {
 		if eq := indexEquals(full, p, end); eq >= 0 {
 			ke, vs = p+eq, p+eq+1
 		}
-		key := sect[p:ke]
-		var k TagKey
-		switch kn := ke - p; {
-		case kn == 0 || kn > 255:
-			k = numTagKeys
-		case kn >= 8:
-			k = lookupWords(key, binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[kn-8:]))
-		case p+8 <= len(full):
-			w := binary.LittleEndian.Uint64(full[p:]) & (1<<(8*kn) - 1)
-			k = lookupWords(key, w, w)
-		default:
-			k = lookupKey(key)
-		}
-		i := t.n
-		t.n++
-		if i < maxTracked {
-			// Field by field: a composite literal is built on the stack
-			// and copied with wide loads that cannot forward from its
-			// narrow stores, a stall per tag.
-			it := &t.items[i]
-			it.ks, it.ke, it.vs, it.ve, it.k = uint32(p), uint32(ke), uint32(vs), uint32(end), k
-		} else {
-			t.slow = true
-		}
-		if k < numTagKeys {
-			if t.present&(1<<k) != 0 {
-				t.dup = true
-				t.skip |= 1 << (t.pos[k] & 63)
-			}
-			t.present |= 1 << k
-			t.vals[k][0], t.vals[k][1] = uint32(vs), uint32(end)
-			t.pos[k] = uint8(min(i, 255))
-		} else if !t.slow {
-			t.addUnknown(p, ke, i)
-		}
+		t.add(p, ke, vs, end)
 		p = end + 1
-	}
-	if t.slow && !t.dup {
-		t.dup = hasDuplicateKeys(sect)
 	}
 }
 
