@@ -540,9 +540,9 @@ func (e *Encoder) appendModeration(dst []byte, v *tmi.View, login []byte) []byte
 }
 
 // rawMember appends one member of raw.tags with a leading comma.
-func (e *Encoder) rawMember(dst, key, val []byte, k tmi.TagKey) []byte {
+func (e *Encoder) rawMember(dst, key, val []byte, k tmi.TagKey, plain bool) []byte {
 	if k != tmi.TagUnknown {
-		if e.view.Tags.Plain(val) {
+		if plain {
 			dst = append(dst, jsonKeys[k]...)
 			dst = append(dst, val...)
 			return append(dst, '"')
@@ -581,13 +581,13 @@ func (e *Encoder) appendRaw(dst, line []byte, v *tmi.View) []byte {
 		for i := range t.Len() {
 			key, val, k, superseded := t.Item(i)
 			if !superseded {
-				dst = e.rawMember(dst, key, val, k)
+				dst = e.rawMember(dst, key, val, k, t.ItemPlain(i))
 			}
 		}
 	} else {
 		tags := v.UniqueTags()
 		for tags.Next() {
-			dst = e.rawMember(dst, tags.Key(), tags.Value(), tags.TagKey())
+			dst = e.rawMember(dst, tags.Key(), tags.Value(), tags.TagKey(), t.Plain(tags.Value()))
 		}
 	}
 	if len(dst) == first {

@@ -30,6 +30,26 @@ func FuzzView(f *testing.F) {
 				t.Fatalf("Item(%q) = %q, want %q", line, got, want)
 			}
 		}
+		// Plain and ItemPlain against the byte classes, from the masks
+		// or the long path alike.
+		for tags := m.TagIter(); tags.Next(); {
+			val := tags.Value()
+			want := len(m.Tags) <= maskBytes || len(val) == 0
+			for _, c := range val {
+				want = want && c >= 0x20 && c < 0x80 && c != '"' && c != '&' && c != '<' && c != '>' && c != '\\'
+			}
+			if got := v.Tags.Plain(val); got != want {
+				t.Fatalf("%q: Plain(%q) = %v, want %v", line, val, got, want)
+			}
+		}
+		if v.Tags.Indexed() {
+			for i := range v.Tags.Len() {
+				_, val, _, _ := v.Tags.Item(i)
+				if got, want := v.Tags.ItemPlain(i), v.Tags.Plain(val) && len(m.Tags) <= maskBytes; got != want {
+					t.Fatalf("%q: ItemPlain(%d) = %v, want %v (%q)", line, i, got, want, val)
+				}
+			}
+		}
 		if got, want := v.Tags.Duplicates(), naiveHasDup(&m); got != want {
 			t.Fatalf("Duplicates(%q) = %v, want %v", line, got, want)
 		}

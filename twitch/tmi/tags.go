@@ -235,6 +235,7 @@ const TagUnknown = numTagKeys
 type tagItem struct {
 	ks, ke, vs, ve uint32 // key sect[ks:ke], value sect[vs:ve]
 	k              TagKey
+	plain          bool // the value is Plain
 }
 
 // Tags holds the raw values of the known tags of one message. A value is
@@ -287,6 +288,10 @@ func (t *Tags) Item(i int) (key, val []byte, k TagKey, superseded bool) {
 	return t.sect[it.ks:it.ke], t.sect[it.vs:it.ve], it.k, t.skip&(1<<(i&63)) != 0
 }
 
+// ItemPlain reports Plain of the i-th tag's value (see Item), found while
+// the tags were indexed.
+func (t *Tags) ItemPlain(i int) bool { return t.items[i%maxTracked].plain }
+
 // Plain reports whether v, a view into the tag section (a key, a raw
 // value or a part of one), holds only printable ASCII other than '"', '&',
 // '<', '>' and '\\': no IRCv3 escape to undo, nothing a JSON or HTML
@@ -323,6 +328,10 @@ func (t *Tags) reset(sect []byte) {
 		// at the bits of the ';' and '=' masks, with no search per tag.
 		t.m.classify(sect)
 		n := len(sect)
+		// na is the first attention byte at or after the current value:
+		// it moves only forward, and rarely, so telling whether a value
+		// is Plain costs one comparison.
+		na := next(&t.m.attn, 0, n)
 		for p := 0; p < n; {
 			end := next(&t.m.semi, p, n)
 			if end == p {
@@ -333,7 +342,10 @@ func (t *Tags) reset(sect []byte) {
 			if eq := next(&t.m.eq, p, end); eq < end {
 				ke, vs = eq, eq+1
 			}
-			t.add(p, ke, vs, end)
+			if na < vs {
+				na = next(&t.m.attn, vs, n)
+			}
+			t.add(p, ke, vs, end, na >= end)
 			p = end + 1
 		}
 	} else {
@@ -345,8 +357,8 @@ func (t *Tags) reset(sect []byte) {
 }
 
 // add indexes the tag sect[p:end], its key sect[p:ke] and its value
-// sect[vs:end].
-func (t *Tags) add(p, ke, vs, end int) {
+// sect[vs:end], Plain or not.
+func (t *Tags) add(p, ke, vs, end int, plain bool) {
 	sect := t.sect
 	full := sect[:cap(sect)]
 	key := sect[p:ke]
@@ -369,7 +381,7 @@ func (t *Tags) add(p, ke, vs, end int) {
 		// and copied with wide loads that cannot forward from its
 		// narrow stores, a stall per tag.
 		it := &t.items[i]
-		it.ks, it.ke, it.vs, it.ve, it.k = uint32(p), uint32(ke), uint32(vs), uint32(end), k
+		it.ks, it.ke, it.vs, it.ve, it.k, it.plain = uint32(p), uint32(ke), uint32(vs), uint32(end), k, plain
 	} else {
 		t.slow = true
 	}
@@ -405,7 +417,7 @@ func (t *Tags) resetLong(sect []byte) {
 		if eq := indexEquals(full, p, end); eq >= 0 {
 			ke, vs = p+eq, p+eq+1
 		}
-		t.add(p, ke, vs, end)
+		t.add(p, ke, vs, end, false)
 		p = end + 1
 	}
 }
