@@ -424,13 +424,15 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 // raw.
 func (e *Encoder) appendChat(dst []byte, v *tmi.View) []byte {
 	dst = append(dst, `"text":`...)
-	// The escaper checks the text's UTF-8 on the way; the emote cursor
-	// need not check it again.
-	wasBad := e.bad
-	e.bad = false
-	dst = e.str(dst, v.Text())
-	textValid := !e.bad
-	e.bad = e.bad || wasBad
+	// One check of the text's UTF-8 serves the escaper, which then steps
+	// over non-ASCII text a word at a time, and the emote cursor.
+	text := v.Text()
+	textValid := utf8.Valid(text)
+	if textValid {
+		dst = appendValidText(dst, text)
+	} else {
+		dst = appendString(dst, text, &e.bad)
+	}
 	dst = append(dst, `,"messageId":`...)
 	dst = e.appendTag(dst, v.ID())
 	dst = append(dst, `,"badges":[`...)

@@ -39,6 +39,73 @@ func plainWord(x uint64) bool {
 	return (x|a|b|c|d)&highs == 0
 }
 
+// plainTextWord is plainWord for text known to be valid UTF-8: bytes >=
+// 0x80 need no attention, except 0xE2, the first byte of U+2028 and
+// U+2029. Each test is the exact-for-the-lowest-byte zero test
+// (v - 0x01..) & ^v & 0x80..: a flag above a flagged byte may be false,
+// which only sends a plain word to the byte loop.
+func plainTextWord(x uint64) bool {
+	ctl := (x - ones*0x20) & ^x       // < 0x20
+	qa := (x | ones*0x04) ^ ones*0x26 // '"' or '&'
+	lg := (x | ones*0x02) ^ ones*0x3e // '<' or '>'
+	bs := x ^ ones*'\\'               // '\\'
+	e2 := x ^ ones*0xe2               // U+2028, U+2029 lead byte
+	return (ctl|(qa-ones)&^qa|(lg-ones)&^lg|(bs-ones)&^bs|(e2-ones)&^e2)&highs == 0
+}
+
+// appendValidText appends s, which must be valid UTF-8, as a JSON string,
+// exactly as appendString would: knowing the UTF-8 valid, it steps over
+// non-ASCII text eight bytes at a time instead of decoding it rune by rune.
+func appendValidText(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start, i := 0, 0
+	for i < len(s) {
+		for i+8 <= len(s) && plainTextWord(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		b := s[i]
+		if b >= utf8.RuneSelf {
+			if b == 0xe2 && i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xa8 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[s[i+2]&0xf])
+				i += 3
+				start = i
+				continue
+			}
+			i++
+			continue
+		}
+		if htmlSafe[b] {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch b {
+		case '\\', '"':
+			dst = append(dst, '\\', b)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
 // appendString appends s to dst as a JSON string, escaped exactly as
 // encoding/json's Marshal escapes a string (HTMLEscape on, its default):
 // '"' and '\\' with a backslash; \b \f \n \r \t by name; other control

@@ -69,10 +69,17 @@ func checkTagString(t testing.TB, raw []byte) {
 func FuzzAppendString(f *testing.F) {
 	f.Add([]byte("hello <world> & \"you\"\u2028\xff"))
 	f.Add([]byte("a\\sb\\\xff\\"))
+	f.Add([]byte("\u2027\u2028\u2029\u202a \u20ac\xe2\x80\xa8 \u00e2\x01 caf\u00e9 😂 <\"&>\\ \x7f\t"))
 	f.Fuzz(func(t *testing.T, s []byte) {
 		var bad bool
-		if got, want := string(appendString(nil, s, &bad)), marshalString(t, s); got != want {
+		want := marshalString(t, s)
+		if got := string(appendString(nil, s, &bad)); got != want {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+		if utf8.Valid(s) {
+			if got := string(appendValidText(nil, s)); got != want {
+				t.Fatalf("appendValidText(%q) = %s, want %s", s, got, want)
+			}
 		}
 		checkTagString(t, s)
 	})
@@ -136,6 +143,27 @@ func TestPlainWord(t *testing.T) {
 			want := lo < utf8.RuneSelf && htmlSafe[lo] && hi < utf8.RuneSelf && htmlSafe[hi]
 			if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
 				t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+			}
+		}
+	}
+}
+
+// TestPlainTextWord checks the valid-UTF-8 word test against the byte
+// classes for every byte in every position, among plain ASCII and
+// non-ASCII neighbours.
+func TestPlainTextWord(t *testing.T) {
+	for pos := range 8 {
+		for b := range 256 {
+			for _, fill := range []byte{'a', 0x7f, ' ', 0x80, 0xbf, 0xe3, 0xff} {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(b)
+				want := b == 0xe2 || b < utf8.RuneSelf && !htmlSafe[b]
+				if got := plainTextWord(binary.LittleEndian.Uint64(w[:])); got == want {
+					t.Fatalf("plainTextWord(%q) = %v, want %v", w, got, !want)
+				}
 			}
 		}
 	}

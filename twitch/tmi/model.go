@@ -367,6 +367,22 @@ func (v *View) MsgParams() UniqueTagIter {
 // parseDecimal parses a raw tag value that unescapes to 1 to 18 ASCII
 // digits (no sign) as an int64.
 func parseDecimal(raw []byte) (int64, bool) {
+	// Plain digits, the way Twitch writes them, without unescaping.
+	if uint(len(raw)-1) < 18 { // 1 to 18 bytes
+		var n int64
+		for _, c := range raw {
+			if c-'0' > 9 {
+				return parseEscapedDecimal(raw)
+			}
+			n = n*10 + int64(c-'0')
+		}
+		return n, true
+	}
+	return parseEscapedDecimal(raw)
+}
+
+// parseEscapedDecimal is parseDecimal on the unescaped form of raw.
+func parseEscapedDecimal(raw []byte) (int64, bool) {
 	var n int64
 	digits := 0
 	for i := 0; ; {
@@ -438,7 +454,8 @@ func tagIs(raw []byte, s string) bool {
 	if string(raw) == s {
 		return true
 	}
-	if bytes.IndexByte(raw, '\\') < 0 {
+	// Unescaping never lengthens a value.
+	if len(raw) < len(s) || bytes.IndexByte(raw, '\\') < 0 {
 		return false
 	}
 	var i int

@@ -548,3 +548,22 @@ func TestIndexEquals(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDecimal holds the plain-digits fast path to the unescaping
+// parser.
+func TestParseDecimal(t *testing.T) {
+	for _, s := range []string{"", "0", "7", "1642786203573", "999999999999999999", "1000000000000000000",
+		"12a", "-1", "+1", `1\s`, `\31`, `1\`, `\`, " 1", "１"} {
+		n, ok := parseDecimal([]byte(s))
+		wn, wok := parseEscapedDecimal([]byte(s))
+		if n != wn || ok != wok {
+			t.Errorf("parseDecimal(%q) = %d, %v; want %d, %v", s, n, ok, wn, wok)
+		}
+	}
+	if n, ok := parseDecimal([]byte("1642786203573")); n != 1642786203573 || !ok {
+		t.Errorf("parseDecimal = %d, %v", n, ok)
+	}
+	if _, ok := parseDecimal([]byte("1000000000000000000")); ok {
+		t.Error("19 digits accepted")
+	}
+}
