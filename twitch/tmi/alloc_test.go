@@ -86,3 +86,62 @@ func BenchmarkEmotes(b *testing.B) {
 		}
 	}
 }
+
+// manyTagsLine is a 16 KiB line of 4,000 distinct keys (and, with dup, the
+// first key again at the end): more than Tags tracks, so it takes the
+// slow index.
+func manyTagsLine(dup bool) []byte {
+	var b []byte
+	b = append(b, '@')
+	for i := range 4000 {
+		b = append(b, byte('a'+i%26), byte('a'+i/26%26), byte('a'+i/676), ';')
+	}
+	if dup {
+		b = append(b, "aaa=last;"...)
+	}
+	return append(b[:len(b)-1], " :a!a@a PRIVMSG #c :hi"...)
+}
+
+func TestManyTags(t *testing.T) {
+	for _, dup := range []bool{false, true} {
+		m, err := ircv3.Parse(manyTagsLine(dup))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v View
+		v.Reset(&m)
+		n, firstVal := 0, ""
+		for it := v.UniqueTags(); it.Next(); n++ {
+			if n == 0 {
+				firstVal = string(it.Key()) + "=" + string(it.Value())
+			}
+		}
+		if v.Tags.Indexed() || v.Tags.Duplicates() != dup || n != 4000 {
+			t.Errorf("dup %v: indexed %v, duplicates %v, %d unique tags; want false, %v, 4000", dup, v.Tags.Indexed(), v.Tags.Duplicates(), n, dup)
+		}
+		if want := "aaa="; dup {
+			want = "baa="
+			if firstVal != want {
+				t.Errorf("first unique tag %q, want %q (the first aaa is superseded)", firstVal, want)
+			}
+		} else if firstVal != want {
+			t.Errorf("first unique tag %q, want %q", firstVal, want)
+		}
+	}
+}
+
+// BenchmarkViewResetManyTags: a line of 4,000 distinct keys, indexed by
+// hash (pairwise it took 0.3 s).
+func BenchmarkViewResetManyTags(b *testing.B) {
+	m, err := ircv3.Parse(manyTagsLine(false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var v View
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Reset(&m)
+		for it := v.UniqueTags(); it.Next(); {
+		}
+	}
+}
