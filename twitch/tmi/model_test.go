@@ -392,15 +392,16 @@ func naiveUnique(m *ircv3.Message) string {
 	for it.Next() {
 		all = append(all, kv{string(it.Key()), string(it.Value())})
 	}
+	// The last position of each key, then every tag at its key's last
+	// position: simple enough to trust, and linear, so that long fuzz
+	// inputs stay fast.
+	lastAt := map[string]int{}
+	for i, a := range all {
+		lastAt[a.k] = i
+	}
 	var out []string
 	for i, a := range all {
-		last := true
-		for _, b := range all[i+1:] {
-			if b.k == a.k {
-				last = false
-			}
-		}
-		if last {
+		if lastAt[a.k] == i {
 			out = append(out, a.k+"="+a.v)
 		}
 	}
