@@ -83,22 +83,7 @@ func appendValidText(dst, s []byte) []byte {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
-		switch b {
-		case '\\', '"':
-			dst = append(dst, '\\', b)
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-		}
+		dst = appendASCII(dst, b)
 		i++
 		start = i
 	}
@@ -178,26 +163,7 @@ func appendStringBody(dst, s []byte, tag bool, bad *bool) ([]byte, bool) {
 					}
 				}
 			}
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				if htmlSafe[b] {
-					dst = append(dst, b) // an unescaped ';', ' ' or other
-				} else {
-					dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-				}
-			}
+			dst = appendASCII(dst, b) // an unescaped ';' or ' ' is written as it is
 			i++
 			start = i
 			continue
@@ -221,6 +187,30 @@ func appendStringBody(dst, s []byte, tag bool, bad *bool) ([]byte, bool) {
 		i += size
 	}
 	return append(dst, s[start:]...), true
+}
+
+// appendASCII appends an ASCII byte as encoding/json writes it inside a
+// string: '"' and '\\' with a backslash; \b \f \n \r \t by name; other
+// control bytes, '<', '>' and '&' as \u00XX; any other byte as it is.
+func appendASCII(dst []byte, b byte) []byte {
+	switch b {
+	case '\\', '"':
+		return append(dst, '\\', b)
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\f':
+		return append(dst, '\\', 'f')
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	if htmlSafe[b] {
+		return append(dst, b)
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
 }
 
 // appendInt appends the decimal form of n >= 0.
