@@ -13,6 +13,11 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		LE    float64 `json:"le"`
 		Count uint64  `json:"count"` // in this bucket only, not cumulative
 	}
+	type histogram struct {
+		Count      uint64   `json:"count"`
+		SumSeconds float64  `json:"sumSeconds"`
+		Buckets    []bucket `json:"buckets"`
+	}
 	buckets := make([]bucket, len(AckLatencyBuckets))
 	for i, ub := range AckLatencyBuckets {
 		buckets[i] = bucket{ub, s.AckLatency.Counts[i]}
@@ -40,11 +45,7 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		BackpressureWaitSeconds float64    `json:"backpressureWaitSeconds"`
 		LastError               string     `json:"lastError,omitempty"`
 		LastErrorAt             *time.Time `json:"lastErrorAt,omitempty"`
-		AckLatency              struct {
-			Count      uint64   `json:"count"`
-			SumSeconds float64  `json:"sumSeconds"`
-			Buckets    []bucket `json:"buckets"`
-		} `json:"receiveToAckSeconds"`
+		AckLatency              histogram  `json:"receiveToAckSeconds"`
 	}{
 		Ready: s.Ready, Queued: s.Queued, QueuedBytes: s.QueuedBytes, RetainedBytes: s.RetainedBytes,
 		Pending: s.Pending, OldestPendingSeconds: s.OldestPending.Seconds(),
@@ -52,10 +53,6 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		Retries: s.Retries, Unavailable: s.Unavailable, Permanent: s.Permanent, Batches: s.Batches,
 		Blocked: s.Blocked, BackpressureWaitSeconds: s.BackpressureWait.Seconds(),
 		LastError: s.LastError, LastErrorAt: lastErrAt,
-		AckLatency: struct {
-			Count      uint64   `json:"count"`
-			SumSeconds float64  `json:"sumSeconds"`
-			Buckets    []bucket `json:"buckets"`
-		}{s.AckLatency.Count, s.AckLatency.Sum, buckets},
+		AckLatency: histogram{s.AckLatency.Count, s.AckLatency.Sum, buckets},
 	})
 }

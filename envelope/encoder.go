@@ -159,7 +159,6 @@ type Encoder struct {
 	id, trace UUID
 	anom      uint16
 	bad       bool // a string had invalid UTF-8, written as U+FFFD
-	bcBadge   bool // appendChat saw the broadcaster badge
 }
 
 // NewEncoder returns an Encoder with opts (nil for the defaults), its
@@ -321,12 +320,16 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = append(dst, e.finalDest...)
 	dst = append(dst, `,"payload":{`...)
 
+	broadcaster := false // isBroadcaster, for PRIVMSG and USERNOTICE only
 	switch kind {
 	case tmi.KindPrivmsg, tmi.KindUsernotice:
 		if len(login) == 0 {
 			e.anom |= anomNoLogin
 		}
-		dst = e.appendChat(dst, v)
+		var badge bool
+		dst, badge = e.appendChat(dst, v)
+		// appendChat walked the badges: IsBroadcaster without a second walk.
+		broadcaster = badge || v.IsRoomOwner()
 	default:
 		dst = e.appendModeration(dst, v, login)
 	}
@@ -363,9 +366,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if v.IsVIP() {
 		dst = append(dst, `,"isVip":true`...)
 	}
-	// appendChat walked the badges of PRIVMSG and USERNOTICE: IsBroadcaster
-	// without a second walk.
-	if kind != tmi.KindClearchat && kind != tmi.KindClearmsg && (e.bcBadge || v.IsRoomOwner()) {
+	if broadcaster {
 		dst = append(dst, `,"isBroadcaster":true`...)
 	}
 	if v.IsReply() {
@@ -421,8 +422,8 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 }
 
 // appendChat appends the payload fields of PRIVMSG and USERNOTICE, up to
-// raw.
-func (e *Encoder) appendChat(dst []byte, v *tmi.View) []byte {
+// raw, and reports whether the badges include broadcaster.
+func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 	dst = append(dst, `"text":`...)
 	// One check of the text's UTF-8 serves the escaper, which then steps
 	// over non-ASCII text a word at a time, and the emote cursor.
@@ -437,13 +438,13 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) []byte {
 	dst = e.appendTag(dst, v.ID())
 	dst = append(dst, `,"badges":[`...)
 	badges := v.Badges()
-	e.bcBadge = false
+	broadcasterBadge := false
 	for n := 0; badges.Next(); n++ {
 		if n > 0 {
 			dst = append(dst, ',')
 		}
 		dst = e.appendTag(dst, badges.Name())
-		e.bcBadge = e.bcBadge || tmi.IsBroadcasterBadge(badges.Name())
+		broadcasterBadge = broadcasterBadge || tmi.IsBroadcasterBadge(badges.Name())
 	}
 	if badges.Malformed() {
 		e.anom |= anomBadgesMalformed
@@ -504,7 +505,7 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) []byte {
 		}
 		dst = append(dst, '}')
 	}
-	return dst
+	return dst, broadcasterBadge
 }
 
 // appendModeration appends the payload fields of CLEARCHAT and CLEARMSG,

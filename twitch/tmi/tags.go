@@ -479,7 +479,7 @@ func (t *Tags) indexSlow() {
 	for it := m.TagIter(); it.Next(); {
 		key := it.Key()
 		ks := cap(t.sect) - cap(key)
-		e := t.slowEntry(key)
+		e := t.findSlow(key)
 		if e.ks1 != 0 {
 			t.dup = true
 		}
@@ -487,9 +487,9 @@ func (t *Tags) indexSlow() {
 	}
 }
 
-// slowEntry returns the entry of key in the slow index: the one holding
+// findSlow returns the entry of key in the slow index: the one holding
 // it, or the free one where it belongs.
-func (t *Tags) slowEntry(key []byte) *slowEntry {
+func (t *Tags) findSlow(key []byte) *slowEntry {
 	mask := uint64(len(t.slowTab) - 1)
 	for h := maphash.Bytes(slowSeed, key) & mask; ; h = (h + 1) & mask {
 		e := &t.slowTab[h]
@@ -502,7 +502,7 @@ func (t *Tags) slowEntry(key []byte) *slowEntry {
 // latest reports whether key, a key view into the section of an unindexed
 // line, belongs to the last tag with that key.
 func (t *Tags) latest(key []byte) bool {
-	return int(t.slowEntry(key).ks1)-1 == cap(t.sect)-cap(key)
+	return int(t.findSlow(key).ks1)-1 == cap(t.sect)-cap(key)
 }
 
 // addUnknown records the unknown key sect[ks:ke] at position i (<
