@@ -18,22 +18,41 @@ type masks struct {
 }
 
 // classify fills the words of m that cover sect (len(sect) <= maskBytes).
-// Whole 64-byte blocks go to classifyBlocks (SSE2 on amd64); the tail is
-// copied into a block padded with a byte of no class.
+// Whole 64-byte blocks go to classifyBlocks (vector code on amd64). A
+// last partial block is classified where it lies when the bytes after the
+// section (the rest of the line, up to its capacity) complete it, and its
+// bits past the section cleared; otherwise it is copied into a block
+// padded with a byte of no class.
 func (m *masks) classify(sect []byte) {
 	n := len(sect) &^ 63
+	full := sect[:cap(sect)]
+	if n < len(sect) && n+64 <= len(full) {
+		classifyBlocks(full[:n+64], &m.semi[0], &m.eq[0], &m.attn[0])
+		w, keep := n>>6, uint64(1)<<(len(sect)&63)-1
+		m.semi[w] &= keep
+		m.eq[w] &= keep
+		m.attn[w] &= keep
+		return
+	}
 	if n > 0 {
 		classifyBlocks(sect[:n], &m.semi[0], &m.eq[0], &m.attn[0])
 	}
 	if n < len(sect) {
-		var tail [64]byte
-		for i := copy(tail[:], sect[n:]); i < len(tail); i++ {
-			tail[i] = 'a'
-		}
+		tail := padBlock
+		copy(tail[:], sect[n:])
 		w := n >> 6
 		classifyBlocks(tail[:], &m.semi[w], &m.eq[w], &m.attn[w])
 	}
 }
+
+// padBlock is a block of a byte of no class, for a section's last partial
+// block.
+var padBlock = func() (b [64]byte) {
+	for i := range b {
+		b[i] = 'a'
+	}
+	return b
+}()
 
 // next returns the index of the first set bit of mask at or after from,
 // or limit when there is none below limit (limit <= maskBytes; bits past

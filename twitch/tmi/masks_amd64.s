@@ -1,13 +1,13 @@
 #include "textflag.h"
 
-// func classifyBlocks(b []byte, semi, eq, attn *uint64)
+// func classifyBlocksSSE2(b []byte, semi, eq, attn *uint64)
 //
 // For each 64-byte block, four 16-byte loads; per load PCMPEQB against
 // ';' and '=' and, for attention, a signed PCMPGTB (0x20 > c is true for
 // control bytes and for every byte >= 0x80, negative as int8) ORed with
 // PCMPEQB against '"', '&', '<', '>' and '\\'; PMOVMSKB turns each result
 // into 16 bits of the block's mask words.
-TEXT ·classifyBlocks(SB), NOSPLIT, $0-48
+TEXT ·classifyBlocksSSE2(SB), NOSPLIT, $0-48
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), CX
 	MOVQ semi+24(FP), DI
@@ -69,4 +69,89 @@ loop:
 	JMP loop
 
 done:
+	RET
+
+// func classifyBlocksAVX2(b []byte, semi, eq, attn *uint64)
+//
+// classifyBlocksSSE2 on 32-byte loads with three-operand compares. The
+// attention test pairs the characters that differ in one bit: c|0x04 ==
+// '&' is '"' or '&', c|0x02 == '>' is '<' or '>'.
+TEXT ·classifyBlocksAVX2(SB), NOSPLIT, $0-48
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), CX
+	MOVQ semi+24(FP), DI
+	MOVQ eq+32(FP), R8
+	MOVQ attn+40(FP), R9
+	SHRQ $6, CX
+
+#define BCAST(c, y) MOVL $c, AX; MOVQ AX, X15; VPBROADCASTB X15, y
+	BCAST(0x3b, Y8)  // ';'
+	BCAST(0x3d, Y9)  // '='
+	BCAST(0x20, Y10) // 0x20
+	BCAST(0x04, Y11) // the bit between '"' and '&'
+	BCAST(0x26, Y12) // '&'
+	BCAST(0x02, Y13) // the bit between '<' and '>'
+	BCAST(0x3e, Y14) // '>'
+	BCAST(0x5c, Y7)  // '\\'
+
+// ATTN sets y to the attention bytes of x, using Y2 as scratch.
+#define ATTN(x, y) \
+	VPCMPGTB x, Y10, y; \
+	VPOR Y11, x, Y2; VPCMPEQB Y12, Y2, Y2; VPOR Y2, y, y; \
+	VPOR Y13, x, Y2; VPCMPEQB Y14, Y2, Y2; VPOR Y2, y, y; \
+	VPCMPEQB Y7, x, Y2; VPOR Y2, y, y
+
+avxloop:
+	TESTQ CX, CX
+	JZ avxdone
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+	VPCMPEQB Y8, Y0, Y3
+	VPCMPEQB Y8, Y1, Y4
+	VPMOVMSKB Y3, AX
+	VPMOVMSKB Y4, BX
+	SHLQ $32, BX
+	ORQ BX, AX
+	MOVQ AX, (DI)
+	VPCMPEQB Y9, Y0, Y3
+	VPCMPEQB Y9, Y1, Y4
+	VPMOVMSKB Y3, AX
+	VPMOVMSKB Y4, BX
+	SHLQ $32, BX
+	ORQ BX, AX
+	MOVQ AX, (R8)
+	ATTN(Y0, Y3)
+	ATTN(Y1, Y4)
+	VPMOVMSKB Y3, AX
+	VPMOVMSKB Y4, BX
+	SHLQ $32, BX
+	ORQ BX, AX
+	MOVQ AX, (R9)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	ADDQ $8, R8
+	ADDQ $8, R9
+	DECQ CX
+	JMP avxloop
+
+avxdone:
+	VZEROUPPER
+	RET
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv0() (eax uint32)
+TEXT ·xgetbv0(SB), NOSPLIT, $0-4
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
 	RET

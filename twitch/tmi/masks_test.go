@@ -12,27 +12,26 @@ import (
 // byte value in every position and on random sections of every length up
 // to maskBytes, through classify (whole blocks and a padded tail).
 func TestClassifyBlocks(t *testing.T) {
+	for _, impl := range classifyImpls() {
+		t.Run(impl.name, func(t *testing.T) {
+			defer impl.use()()
+			testClassifyBlocks(t)
+		})
+	}
+}
+
+func testClassifyBlocks(t *testing.T) {
 	var all [256 * 2]byte
 	for i := range all {
 		all[i] = byte(i)
 	}
 	check := func(b []byte) {
 		t.Helper()
-		var m masks
-		m.classify(b)
-		padded := make([]byte, (len(b)+63)&^63)
-		for i := copy(padded, b); i < len(padded); i++ {
-			padded[i] = 'a'
-		}
-		words := len(padded) >> 6
-		semi, eq, attn := make([]uint64, words), make([]uint64, words), make([]uint64, words)
-		classifyGeneric(padded, semi, eq, attn)
-		for w := range words {
-			if m.semi[w] != semi[w] || m.eq[w] != eq[w] || m.attn[w] != attn[w] {
-				t.Fatalf("len %d word %d: semi %x eq %x attn %x, want %x %x %x",
-					len(b), w, m.semi[w], m.eq[w], m.attn[w], semi[w], eq[w], attn[w])
-			}
-		}
+		checkClassify(t, b)
+		// The same bytes followed by more, of every class, within the
+		// capacity: classify may read them but must not mark them.
+		more := append(append(make([]byte, 0, len(b)+64), b...), bytes.Repeat([]byte(";=\"\x00\xff"), 13)...)
+		checkClassify(t, more[:len(b)])
 	}
 	for off := range 64 {
 		check(all[off : off+256])
@@ -49,6 +48,26 @@ func TestClassifyBlocks(t *testing.T) {
 			}
 		}
 		check(b)
+	}
+}
+
+// checkClassify holds classify of b to classifyGeneric of b padded.
+func checkClassify(t *testing.T, b []byte) {
+	t.Helper()
+	var m masks
+	m.classify(b)
+	padded := make([]byte, (len(b)+63)&^63)
+	for i := copy(padded, b); i < len(padded); i++ {
+		padded[i] = 'a'
+	}
+	words := len(padded) >> 6
+	semi, eq, attn := make([]uint64, words), make([]uint64, words), make([]uint64, words)
+	classifyGeneric(padded, semi, eq, attn)
+	for w := range words {
+		if m.semi[w] != semi[w] || m.eq[w] != eq[w] || m.attn[w] != attn[w] {
+			t.Fatalf("len %d cap %d word %d: semi %x eq %x attn %x, want %x %x %x",
+				len(b), cap(b), w, m.semi[w], m.eq[w], m.attn[w], semi[w], eq[w], attn[w])
+		}
 	}
 }
 

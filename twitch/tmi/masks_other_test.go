@@ -1,0 +1,12 @@
+//go:build !amd64
+
+package tmi
+
+type classifyImpl struct {
+	name string
+	use  func() (restore func())
+}
+
+func classifyImpls() []classifyImpl {
+	return []classifyImpl{{"generic", func() func() { return func() {} }}}
+}
