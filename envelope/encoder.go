@@ -139,6 +139,21 @@ var jsonKeys = func() (keys [tmi.TagUnknown][]byte) {
 	return keys
 }()
 
+// rawKeys[k] is jsonKeys[k] in a fixed-size block, so that a member of
+// raw.tags starts with one 48-byte copy whatever its key's length.
+var rawKeys = func() (keys [tmi.TagUnknown]struct {
+	b [48]byte
+	n int
+}) {
+	for k := range keys {
+		keys[k].n = copy(keys[k].b[:], jsonKeys[k])
+		if keys[k].n != len(jsonKeys[k]) {
+			panic("envelope: a tag name too long for rawKeys")
+		}
+	}
+	return keys
+}()
+
 // Encoder writes envelopes. It holds a random generator, a tmi.View and
 // scratch space, so that steady-state encoding allocates nothing: keep one
 // per goroutine. It is not safe for concurrent use.
@@ -308,7 +323,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = e.str(dst, login)
 	dst = append(dst, `,"displayName":`...)
 	dn := v.DisplayName()
-	if bytes.IndexByte(dn, '\\') >= 0 {
+	if !v.Tags.Plain(dn) && bytes.IndexByte(dn, '\\') >= 0 {
 		e.scratch = ircv3.AppendUnescaped(e.scratch[:0], dn)
 		dn = e.scratch
 	}
@@ -581,7 +596,26 @@ func (e *Encoder) appendRaw(dst, line []byte, v *tmi.View) []byte {
 	dst = append(dst, `,"raw":{"tags":`...)
 	first := len(dst)
 	if t := &v.Tags; t.Indexed() {
+		sect := t.Section()
 		for i := range t.Len() {
+			// A known tag with a plain value of up to 32 bytes, not
+			// within 32 bytes of the section's end: its member is
+			// written with fixed-size copies (rawKeys), with no call
+			// and no branch on the lengths.
+			if vs, ve, k, plain := t.ItemSpan(i); plain && ve-vs <= 32 && vs+32 <= len(sect) && cap(dst)-len(dst) >= 48+32+1 {
+				d := dst[len(dst):cap(dst)]
+				rk := &rawKeys[k]
+				*(*[48]byte)(d) = rk.b
+				o := rk.n
+				// Through values: a copy between two slices, which the
+				// compiler cannot tell apart, is a call to memmove.
+				lo, hi := *(*[16]byte)(sect[vs:]), *(*[16]byte)(sect[vs+16:])
+				*(*[16]byte)(d[o:]) = lo
+				*(*[16]byte)(d[o+16:]) = hi
+				d[o+ve-vs] = '"'
+				dst = dst[:len(dst)+o+ve-vs+1]
+				continue
+			}
 			key, val, k, superseded := t.Item(i)
 			if !superseded {
 				dst = e.rawMember(dst, key, val, k, t.ItemPlain(i))

@@ -396,3 +396,31 @@ func TestTwitchID(t *testing.T) {
 		t.Errorf("TwitchID of a line without id = %q", e.TwitchID())
 	}
 }
+
+// TestRawTagsBlockCopy: raw.tags members written with fixed-size block
+// copies (values of up to 32 bytes not near the section's end) agree with
+// the reference for every value length around the block size, in every
+// position, with and without room in dst.
+func TestRawTagsBlockCopy(t *testing.T) {
+	e := NewEncoder(nil)
+	for n := range 40 {
+		val := strings.Repeat("v", n)
+		for _, line := range []string{
+			"@id=1;color=" + val + ";turbo=0;user-id=12345678901234567890;mod=1 :a!a@a PRIVMSG #c :hi",
+			"@id=1;turbo=0;color=" + val + " :a!a@a PRIVMSG #c :t",
+			"@color=" + val + ";id=1 :a!a@a PRIVMSG #c :t",
+			"@color=" + val + ";id=" + val + "1;display-name=" + val + "2;x=" + val + " :a!a@a PRIVMSG #c :t",
+		} {
+			if !checkAgainstReference(t, e, Privmsg, []byte(line), received) {
+				t.Fatalf("%q yields no envelope", line)
+			}
+			e.Seed(1)
+			want, _ := e.AppendLine(make([]byte, 0, 16<<10), []byte(line), received)
+			e.Seed(1)
+			got, _ := e.AppendLine(nil, []byte(line), received)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%q: into nil\n got %s\nwant %s", line, got, want)
+			}
+		}
+	}
+}

@@ -454,8 +454,9 @@ func tagIs(raw []byte, s string) bool {
 	if string(raw) == s {
 		return true
 	}
-	// Unescaping never lengthens a value.
-	if len(raw) < len(s) || bytes.IndexByte(raw, '\\') < 0 {
+	// Unescaping shortens a value by its escapes and never lengthens it:
+	// one no longer than s that is not s cannot become s.
+	if len(raw) <= len(s) || bytes.IndexByte(raw, '\\') < 0 {
 		return false
 	}
 	var i int
