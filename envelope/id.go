@@ -3,6 +3,7 @@ package envelope
 import (
 	"crypto/sha1"
 	"encoding/binary"
+	"slices"
 )
 
 // UUID is a UUID's 16 bytes.
@@ -55,23 +56,35 @@ func (u UUID) String() string { return string(AppendUUID(nil, u)) }
 
 // AppendUUID appends the canonical text form of u to dst.
 func AppendUUID(dst []byte, u UUID) []byte {
-	var b [36]byte
-	hex4 := func(at int, x, y byte) {
-		b[at], b[at+1], b[at+2], b[at+3] = hexDigits[x>>4], hexDigits[x&0xf], hexDigits[y>>4], hexDigits[y&0xf]
-	}
-	hex4(0, u[0], u[1])
-	hex4(4, u[2], u[3])
+	n := len(dst)
+	dst = slices.Grow(dst, 36)[:n+36]
+	b := dst[n : n+36]
+	binary.BigEndian.PutUint64(b[0:], hex8(binary.BigEndian.Uint32(u[0:])))
 	b[8] = '-'
-	hex4(9, u[4], u[5])
+	h := hex8(binary.BigEndian.Uint32(u[4:]))
+	binary.BigEndian.PutUint32(b[9:], uint32(h>>32))
 	b[13] = '-'
-	hex4(14, u[6], u[7])
+	binary.BigEndian.PutUint32(b[14:], uint32(h))
 	b[18] = '-'
-	hex4(19, u[8], u[9])
+	h = hex8(binary.BigEndian.Uint32(u[8:]))
+	binary.BigEndian.PutUint32(b[19:], uint32(h>>32))
 	b[23] = '-'
-	hex4(24, u[10], u[11])
-	hex4(28, u[12], u[13])
-	hex4(32, u[14], u[15])
-	return append(dst, b[:]...)
+	binary.BigEndian.PutUint32(b[24:], uint32(h))
+	binary.BigEndian.PutUint64(b[28:], hex8(binary.BigEndian.Uint32(u[12:])))
+	return dst
+}
+
+// hex8 returns the eight lower-case hex digits of x, the first in the
+// most significant byte, computed a word at a time: the nibbles are
+// spread one to a byte, and each becomes '0'+n, plus 'a'-'0'-10 where
+// n > 9.
+func hex8(x uint32) uint64 {
+	n := uint64(x)
+	n = (n<<16 | n) & 0x0000ffff0000ffff
+	n = (n<<8 | n) & 0x00ff00ff00ff00ff
+	n = (n<<4 | n) & 0x0f0f0f0f0f0f0f0f
+	over9 := (n + 0x0606060606060606) >> 4 & 0x0101010101010101
+	return n + 0x3030303030303030 + over9*('a'-'0'-10)
 }
 
 // randomUUID fills a version 4 UUID from two 64-bit random numbers.

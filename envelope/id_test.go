@@ -2,6 +2,9 @@ package envelope
 
 import (
 	"crypto/sha1"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -75,5 +78,31 @@ func TestSHA1OneBlock(t *testing.T) {
 				t.Fatalf("sha1OneBlock(%v, %d bytes) = %x, want %x", ns, n, got, full[:16])
 			}
 		}
+	}
+}
+
+// TestAppendUUID holds the word-at-a-time hex digits to fmt's, for every
+// byte value in every position and random UUIDs.
+func TestAppendUUID(t *testing.T) {
+	check := func(u UUID) {
+		t.Helper()
+		want := fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+		if got := string(AppendUUID([]byte("x"), u)); got != "x"+want {
+			t.Fatalf("AppendUUID(%v) = %s, want x%s", u[:], got, want)
+		}
+	}
+	for pos := range 16 {
+		for b := range 256 {
+			var u UUID
+			u[pos] = byte(b)
+			check(u)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 10000 {
+		var u UUID
+		binary.LittleEndian.PutUint64(u[:8], r.Uint64())
+		binary.LittleEndian.PutUint64(u[8:], r.Uint64())
+		check(u)
 	}
 }
