@@ -169,8 +169,8 @@ type Encoder struct {
 	scratch []byte
 	login   []byte // an unescaped login tag
 
-	received  dayCache
-	sent      dayCache
+	received  secondCache
+	sent      secondCache
 	id, trace UUID
 	anom      uint16
 	bad       bool // a string had invalid UTF-8, written as U+FFFD

@@ -108,12 +108,12 @@ func TestAppendInt(t *testing.T) {
 	}
 }
 
-func TestDayCache(t *testing.T) {
-	var c dayCache
-	for _, ms := range []int64{1642786203573, 1642786203574, 1642809599999, 1642809600000, 0, -1, 1642786203573, maxMillis, minMillis} {
+func TestSecondCache(t *testing.T) {
+	var c secondCache
+	for _, ms := range []int64{1642786203573, 1642786203574, 1642786203999, 1642786204000, 1642809599999, 1642809600000, 0, -1, -1000, -1001, 999, 1642786203573, maxMillis, maxMillis - 999, minMillis, minMillis + 1} {
 		want := time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
 		if got := string(c.appendMillis(nil, ms)); got != want {
-			t.Errorf("dayCache.appendMillis(%d) = %s, want %s", ms, got, want)
+			t.Errorf("secondCache.appendMillis(%d) = %s, want %s", ms, got, want)
 		}
 	}
 }

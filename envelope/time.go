@@ -1,5 +1,10 @@
 package envelope
 
+import (
+	"encoding/binary"
+	"slices"
+)
+
 // maxMillis is the last millisecond of the year 9999: RFC 3339 has
 // four-digit years.
 const maxMillis = 253402300799999
@@ -7,30 +12,32 @@ const maxMillis = 253402300799999
 // minMillis is the first millisecond of the year 0000.
 const minMillis = -62167219200000
 
-// dayCache remembers the date part of the last day appendMillis wrote:
-// consecutive lines are received, and sent, on the same day.
-type dayCache struct {
-	day  int64
-	date [10]byte // "2006-01-02"
+// secondCache remembers the text of the last second appendMillis wrote:
+// consecutive lines are received, and sent, in the same second at any
+// rate worth caching for, and then only the milliseconds change.
+type secondCache struct {
+	sec  int64
+	text [24]byte // "2006-01-02T15:04:05.000Z" of a millisecond in sec
 	ok   bool
 }
 
-// appendMillis appends ms as appendMillis does, reusing the date of the
-// previous call when the day is the same.
-func (c *dayCache) appendMillis(dst []byte, ms int64) []byte {
-	days := floorDiv(ms, 86400000)
-	if !c.ok || c.day != days {
-		var b [24]byte
-		appendMillis(b[:0], ms)
-		copy(c.date[:], b[:10])
-		c.day, c.ok = days, true
+// appendMillis appends ms as appendMillis does, reusing the text of the
+// previous call's second when it is the same.
+func (c *secondCache) appendMillis(dst []byte, ms int64) []byte {
+	sec := floorDiv(ms, 1000)
+	if !c.ok || c.sec != sec {
+		appendMillis(c.text[:0], ms)
+		c.sec, c.ok = sec, true
 	}
-	dst = append(dst, c.date[:]...)
-	rem := ms - days*86400000
-	sec, milli := rem/1000, rem%1000
-	h, mi, s := sec/3600, sec/60%60, sec%60
-	return append(dst, 'T', byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
-		byte('0'+s/10), byte('0'+s%10), '.', byte('0'+milli/100), byte('0'+milli/10%10), byte('0'+milli%10), 'Z')
+	milli := ms - sec*1000
+	n := len(dst)
+	dst = slices.Grow(dst, 24)[:n+24]
+	b := dst[n : n+24]
+	binary.LittleEndian.PutUint64(b[0:], binary.LittleEndian.Uint64(c.text[0:]))
+	binary.LittleEndian.PutUint64(b[8:], binary.LittleEndian.Uint64(c.text[8:]))
+	binary.LittleEndian.PutUint64(b[16:], binary.LittleEndian.Uint64(c.text[16:]))
+	b[20], b[21], b[22] = byte('0'+milli/100), byte('0'+milli/10%10), byte('0'+milli%10)
+	return dst
 }
 
 // appendMillis appends the UTC time ms milliseconds after the Unix epoch as
