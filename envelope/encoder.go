@@ -603,17 +603,22 @@ func (e *Encoder) appendRaw(dst, line []byte, v *tmi.View) []byte {
 			// written with fixed-size copies (rawKeys), with no call
 			// and no branch on the lengths.
 			if vs, ve, k, plain := t.ItemSpan(i); plain && ve-vs <= 32 && vs+32 <= len(sect) && cap(dst)-len(dst) >= 48+32+1 {
-				d := dst[len(dst):cap(dst)]
+				// Each slice is cut once to its fixed length, so that the
+				// copies at constant offsets in it need no bounds checks;
+				// 8-byte words, as a copy between two slices, which the
+				// compiler cannot tell apart, is a call to memmove.
+				n := len(dst)
+				d := dst[n : n+81 : n+81]
 				rk := &rawKeys[k]
 				*(*[48]byte)(d) = rk.b
-				o := rk.n
-				// Through values: a copy between two slices, which the
-				// compiler cannot tell apart, is a call to memmove.
-				lo, hi := *(*[16]byte)(sect[vs:]), *(*[16]byte)(sect[vs+16:])
-				*(*[16]byte)(d[o:]) = lo
-				*(*[16]byte)(d[o+16:]) = hi
-				d[o+ve-vs] = '"'
-				dst = dst[:len(dst)+o+ve-vs+1]
+				src := sect[vs : vs+32 : vs+32]
+				w := d[rk.n : rk.n+33 : rk.n+33]
+				binary.LittleEndian.PutUint64(w[0:], binary.LittleEndian.Uint64(src[0:]))
+				binary.LittleEndian.PutUint64(w[8:], binary.LittleEndian.Uint64(src[8:]))
+				binary.LittleEndian.PutUint64(w[16:], binary.LittleEndian.Uint64(src[16:]))
+				binary.LittleEndian.PutUint64(w[24:], binary.LittleEndian.Uint64(src[24:]))
+				w[ve-vs] = '"'
+				dst = dst[:n+rk.n+ve-vs+1]
 				continue
 			}
 			key, val, k, superseded := t.Item(i)
