@@ -300,8 +300,9 @@ func (v *View) IsBroadcaster() bool {
 // IsRoomOwner reports whether user-id is present and equals room-id, one
 // half of IsBroadcaster.
 func (v *View) IsRoomOwner() bool {
-	uid := v.Tags.Get(TagUserID)
-	return !unescapedEqual(uid, nil) && unescapedEqual(uid, v.Tags.Get(TagRoomID))
+	t := &v.Tags
+	uid := t.Get(TagUserID)
+	return len(uid) > 0 && t.valuesEqual(uid, t.Get(TagRoomID)) && !unescapedEqual(uid, nil)
 }
 
 // IsBroadcasterBadge reports whether a raw badge name (BadgeIter.Name) is
@@ -330,7 +331,7 @@ func (v *View) IsSharedChat() bool { return v.Tags.Get(TagSourceRoomID) != nil }
 // channel of the session.
 func (v *View) IsSharedChatOrigin() bool {
 	src := v.Tags.Get(TagSourceRoomID)
-	return src != nil && unescapedEqual(src, v.Tags.Get(TagRoomID))
+	return src != nil && v.Tags.valuesEqual(src, v.Tags.Get(TagRoomID))
 }
 
 // IsSourceOnly reports source-only=1: a shared chat message shown only in
@@ -427,6 +428,19 @@ func nextUnescaped(raw []byte, i *int) (byte, bool) {
 		return '\n', true
 	}
 	return c, true
+}
+
+// valuesEqual is unescapedEqual for two raw values of t's tags: equal raw
+// bytes, or two values the attention mask shows free of escapes, are
+// answered without a search for backslashes.
+func (t *Tags) valuesEqual(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	if t.Plain(a) && t.Plain(b) {
+		return false
+	}
+	return unescapedEqual(a, b)
 }
 
 // unescapedEqual reports whether two raw tag values unescape to the same
