@@ -61,14 +61,16 @@ func next(mask *[maskBytes / 64]uint64, from, limit int) int {
 	if from >= limit {
 		return limit
 	}
+	// w < maskBytes/64 as limit <= maskBytes: the index is masked
+	// instead of checked.
 	w := from >> 6
-	x := mask[w] & (^uint64(0) << (from & 63))
+	x := mask[w&(maskBytes/64-1)] & (^uint64(0) << (from & 63))
 	for x == 0 {
 		w++
 		if w<<6 >= limit {
 			return limit
 		}
-		x = mask[w]
+		x = mask[w&(maskBytes/64-1)]
 	}
 	return min(w<<6+bits.TrailingZeros64(x), limit)
 }
