@@ -164,10 +164,11 @@ type Encoder struct {
 	typeMod     []byte
 	finalDest   []byte // JSON string, quoted
 
-	rng     rand.ChaCha8
-	view    tmi.View
-	scratch []byte
-	login   []byte // an unescaped login tag
+	rng      rand.ChaCha8
+	view     tmi.View
+	textMask textMask
+	scratch  []byte
+	login    []byte // an unescaped login tag
 
 	received  secondCache
 	sent      secondCache
@@ -445,7 +446,7 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 	text := v.Text()
 	textValid := utf8.Valid(text)
 	if textValid {
-		dst = appendValidText(dst, text)
+		dst = appendValidText(dst, text, &e.textMask)
 	} else {
 		dst = appendString(dst, text, &e.bad)
 	}

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
@@ -77,8 +78,12 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
 		}
 		if utf8.Valid(s) {
-			if got := string(appendValidText(nil, s)); got != want {
+			var m textMask
+			if got := string(appendValidText(nil, s, &m)); got != want {
 				t.Fatalf("appendValidText(%q) = %s, want %s", s, got, want)
+			}
+			if got := string(appendValidTextWords(nil, s)); got != want {
+				t.Fatalf("appendValidTextWords(%q) = %s, want %s", s, got, want)
 			}
 		}
 		checkTagString(t, s)
@@ -165,6 +170,64 @@ func TestPlainTextWord(t *testing.T) {
 					t.Fatalf("plainTextWord(%q) = %v, want %v", w, got, !want)
 				}
 			}
+		}
+	}
+}
+
+// TestTextAttention holds the vector code to textAttentionGeneric for
+// every byte value in every position of a block, among plain, escaped and
+// non-ASCII neighbours, and for random texts of every length up to
+// maxTextMask through textMask.classify (whole blocks and a padded tail).
+func TestTextAttention(t *testing.T) {
+	check := func(s []byte) {
+		t.Helper()
+		var m textMask
+		m.classify(s)
+		padded := append([]byte(nil), s...)
+		for len(padded)%64 != 0 {
+			padded = append(padded, 'a')
+		}
+		want := make([]uint64, len(padded)/64)
+		textAttentionGeneric(padded, want)
+		for w := range want {
+			if m[w] != want[w] {
+				t.Fatalf("len %d word %d: %064b, want %064b", len(s), w, m[w], want[w])
+			}
+		}
+	}
+	for _, fill := range []byte{'a', '<', 0x80, 0xe2, 0x1f, 0x20, 0xff} {
+		for pos := range 64 {
+			for b := range 256 {
+				block := bytes.Repeat([]byte{fill}, 64)
+				block[pos] = byte(b)
+				check(block)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	const alphabet = "ab \"&<>\\\x00\x1f\x7f\x80\xe2\xa8é😂\u2028\u2029"
+	for n := range maxTextMask + 1 {
+		s := make([]byte, n)
+		for i := range s {
+			s[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		check(s)
+	}
+}
+
+// TestAppendValidTextLengths: texts around the block size and past
+// maxTextMask (the word-at-a-time path) are written as encoding/json
+// writes them.
+func TestAppendValidTextLengths(t *testing.T) {
+	var m textMask
+	unit := "Kappa 😂 <3 \u2028 \"q\" \x01 小明 "
+	for _, n := range []int{0, 1, 63, 64, 65, 127, 128, 129, maxTextMask - 1, maxTextMask, maxTextMask + 1, 3 * maxTextMask} {
+		s := []byte(strings.Repeat(unit, n/len(unit)+1)[:n])
+		for !utf8.Valid(s) {
+			s = s[:len(s)-1] // cut inside a character
+		}
+		if got, want := string(appendValidText(nil, s, &m)), marshalString(t, s); got != want {
+			t.Fatalf("len %d: appendValidText = %s, want %s", len(s), got, want)
 		}
 	}
 }
