@@ -278,7 +278,9 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if v.Tags.Duplicates() {
 		e.anom |= anomDuplicateTags
 	}
-	if e.scratch = ircv3.AppendUnescaped(e.scratch[:0], v.ID()); len(e.scratch) > 0 {
+	if id := v.ID(); len(id) > 0 && v.Tags.Plain(id) {
+		e.id = MessageID(id) // nothing to unescape
+	} else if e.scratch = ircv3.AppendUnescaped(e.scratch[:0], id); len(e.scratch) > 0 {
 		e.id = MessageID(e.scratch)
 	} else {
 		e.id = e.randomUUID()
@@ -444,9 +446,10 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 	// One check of the text's UTF-8 serves the escaper, which then steps
 	// over non-ASCII text a word at a time, and the emote cursor.
 	text := v.Text()
-	textValid := utf8.Valid(text)
+	textValid, textMasked := utf8.Valid(text), false
 	if textValid {
 		dst = appendValidText(dst, text, &e.textMask)
+		textMasked = len(text) <= maxTextMask
 	} else {
 		dst = appendString(dst, text, &e.bad)
 	}
@@ -483,7 +486,16 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 		dst = append(dst, `{"id":`...)
 		dst = e.appendTag(dst, emotes.ID())
 		dst = append(dst, `,"name":`...)
-		dst = e.str(dst, emotes.Name())
+		// A name is part of the text: the text's mask tells whether
+		// it has anything to escape.
+		name := emotes.Name()
+		if off := cap(text) - cap(name); textMasked && off >= 0 && off+len(name) <= len(text) && e.textMask.plain(off, off+len(name)) {
+			dst = append(dst, '"')
+			dst = append(dst, name...)
+			dst = append(dst, '"')
+		} else {
+			dst = e.str(dst, name)
+		}
 		dst = append(dst, `,"start":`...)
 		dst = appendInt(dst, int64(emotes.Start()))
 		dst = append(dst, `,"end":`...)

@@ -85,6 +85,19 @@ func (m *textMask) classify(s []byte) {
 	}
 }
 
+// plain reports whether no byte of s[from:to] needs attention, for a
+// text classify has seen (to <= len(s) <= maxTextMask).
+func (m *textMask) plain(from, to int) bool {
+	for from < to {
+		n := min(to-from, 64-from&63)
+		if m[from>>6&(maxTextMask/64-1)]>>(from&63)&(1<<n-1) != 0 {
+			return false
+		}
+		from += n
+	}
+	return true
+}
+
 // textAttentionGeneric is textAttention in Go: the reference the tests
 // hold the vector code to, and the code for other architectures.
 func textAttentionGeneric(b []byte, mask []uint64) {

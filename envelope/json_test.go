@@ -231,3 +231,28 @@ func TestAppendValidTextLengths(t *testing.T) {
 		}
 	}
 }
+
+// TestTextMaskPlain holds textMask.plain to a bit-by-bit look at the mask
+// for every range of a random mask's first three words.
+func TestTextMaskPlain(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 20 {
+		var m textMask
+		for w := range 3 {
+			m[w] = r.Uint64() & r.Uint64() & r.Uint64() // sparse
+		}
+		for from := range 192 {
+			for to := from; to <= 192; to++ {
+				want := true
+				for i := from; i < to; i++ {
+					if m[i>>6]&(1<<(i&63)) != 0 {
+						want = false
+					}
+				}
+				if got := m.plain(from, to); got != want {
+					t.Fatalf("plain(%d, %d) = %v, want %v (mask %x %x %x)", from, to, got, want, m[0], m[1], m[2])
+				}
+			}
+		}
+	}
+}
