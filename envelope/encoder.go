@@ -443,8 +443,9 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 // raw, and reports whether the badges include broadcaster.
 func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 	dst = append(dst, `"text":`...)
-	// One check of the text's UTF-8 serves the escaper, which then steps
-	// over non-ASCII text a word at a time, and the emote cursor.
+	// One check of the text's UTF-8 serves the escaper (whose vector
+	// pass marks the few bytes to escape, a mask the emote names reuse)
+	// and the emote cursor.
 	text := v.Text()
 	textValid, textMasked := utf8.Valid(text), false
 	if textValid {
@@ -617,9 +618,10 @@ func (e *Encoder) appendRaw(dst, line []byte, v *tmi.View) []byte {
 			// and no branch on the lengths.
 			if vs, ve, k, plain := t.ItemSpan(i); plain && ve-vs <= 32 && vs+32 <= len(sect) && cap(dst)-len(dst) >= 48+32+1 {
 				// Each slice is cut once to its fixed length, so that the
-				// copies at constant offsets in it need no bounds checks;
-				// 8-byte words, as a copy between two slices, which the
-				// compiler cannot tell apart, is a call to memmove.
+				// copies at constant offsets in it need no bounds checks.
+				// The value goes through four 8-byte words: a copy from
+				// one slice to another, which the compiler cannot prove
+				// distinct, would be a memmove call again.
 				n := len(dst)
 				d := dst[n : n+81 : n+81]
 				rk := &rawKeys[k]
