@@ -418,7 +418,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 // str appends s, a view into the line or any other string, as a JSON
 // string.
 func (e *Encoder) str(dst, s []byte) []byte {
-	if e.view.Tags.Plain(s) {
+	if e.view.Tags.Plain(s) || plainASCII(s) {
 		dst = append(dst, '"')
 		dst = append(dst, s...)
 		return append(dst, '"')

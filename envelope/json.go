@@ -112,6 +112,28 @@ func textAttentionGeneric(b []byte, mask []uint64) {
 	}
 }
 
+// plainASCII reports whether s is printable ASCII with nothing to escape
+// (plainWord for every byte), without reading outside s: a word at a
+// time and a last word that overlaps the one before, or byte by byte
+// below eight bytes. Channels and logins are, and then need no escaper.
+func plainASCII(s []byte) bool {
+	n := len(s)
+	if n < 8 {
+		for _, b := range s {
+			if b >= utf8.RuneSelf || !htmlSafe[b] {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i+8 <= n; i += 8 {
+		if !plainWord(binary.LittleEndian.Uint64(s[i:])) {
+			return false
+		}
+	}
+	return plainWord(binary.LittleEndian.Uint64(s[n-8:]))
+}
+
 // appendValidText appends s, which must be valid UTF-8, as a JSON string,
 // exactly as appendString would. One vector pass (textAttention, into m)
 // finds the bytes to escape and the lead bytes of U+2028 and U+2029; the

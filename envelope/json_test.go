@@ -256,3 +256,23 @@ func TestTextMaskPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainASCII holds plainASCII to the byte table for every length up
+// to 24 with every byte value in every position.
+func TestPlainASCII(t *testing.T) {
+	for n := range 25 {
+		for pos := range n {
+			for b := range 256 {
+				s := bytes.Repeat([]byte{'a'}, n)
+				s[pos] = byte(b)
+				want := b < utf8.RuneSelf && htmlSafe[b]
+				if got := plainASCII(s); got != want {
+					t.Fatalf("plainASCII(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+		if !plainASCII(bytes.Repeat([]byte{'z'}, n)) {
+			t.Fatalf("plainASCII of %d plain bytes is false", n)
+		}
+	}
+}
