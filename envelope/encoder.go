@@ -132,27 +132,25 @@ var anomalyNames = [...]string{
 
 // jsonKeys[k] is `,"<tag name>":"`, for writing raw.tags: the comma
 // before it, the key and the opening quote of a plain value in one copy.
-var jsonKeys = func() (keys [tmi.TagUnknown][]byte) {
-	for k := range tmi.TagUnknown {
-		keys[k] = append(appendString([]byte(","), []byte(k.String()), new(bool)), ':', '"')
-	}
-	return keys
-}()
-
-// rawKeys[k] is jsonKeys[k] in a fixed-size block, so that a member of
-// raw.tags starts with one 48-byte copy whatever its key's length.
-var rawKeys = func() (keys [tmi.TagUnknown]struct {
-	b [48]byte
-	n int
-}) {
+// It is held in a fixed-size block, so that the fast path in appendRaw
+// writes it with one 48-byte copy whatever its length; key gives it as a
+// slice.
+var jsonKeys = func() (keys [tmi.TagUnknown]jsonKey) {
 	for k := range keys {
-		keys[k].n = copy(keys[k].b[:], jsonKeys[k])
-		if keys[k].n != len(jsonKeys[k]) {
-			panic("envelope: a tag name too long for rawKeys")
+		key := append(appendString([]byte(","), []byte(tmi.TagKey(k).String()), new(bool)), ':', '"')
+		if keys[k].n = copy(keys[k].b[:], key); keys[k].n != len(key) {
+			panic("envelope: a tag name too long for jsonKeys")
 		}
 	}
 	return keys
 }()
+
+type jsonKey struct {
+	b [48]byte
+	n int
+}
+
+func (k *jsonKey) key() []byte { return k.b[:k.n] }
 
 // Encoder writes envelopes. It holds a random generator, a tmi.View and
 // scratch space, so that steady-state encoding allocates nothing: keep one
@@ -575,11 +573,11 @@ func (e *Encoder) appendModeration(dst []byte, v *tmi.View, login []byte) []byte
 func (e *Encoder) rawMember(dst, key, val []byte, k tmi.TagKey, plain bool) []byte {
 	if k != tmi.TagUnknown {
 		if plain {
-			dst = append(dst, jsonKeys[k]...)
+			dst = append(dst, jsonKeys[k].key()...)
 			dst = append(dst, val...)
 			return append(dst, '"')
 		}
-		kb := jsonKeys[k]
+		kb := jsonKeys[k].key()
 		dst = append(dst, kb[:len(kb)-1]...)
 		return e.appendTag(dst, val)
 	}
@@ -610,11 +608,11 @@ func (e *Encoder) appendRaw(dst, line []byte, v *tmi.View) []byte {
 	dst = append(dst, `,"raw":{"tags":`...)
 	first := len(dst)
 	if t := &v.Tags; t.Indexed() {
-		sect := t.Section()
+		sect := v.RawTags()
 		for i := range t.Len() {
 			// A known tag with a plain value of up to 32 bytes, not
 			// within 32 bytes of the section's end: its member is
-			// written with fixed-size copies (rawKeys), with no call
+			// written with fixed-size copies (jsonKeys), with no call
 			// and no branch on the lengths.
 			if vs, ve, k, plain := t.ItemSpan(i); plain && ve-vs <= 32 && vs+32 <= len(sect) && cap(dst)-len(dst) >= 48+32+1 {
 				// Each slice is cut once to its fixed length, so that the
@@ -624,7 +622,7 @@ func (e *Encoder) appendRaw(dst, line []byte, v *tmi.View) []byte {
 				// distinct, would be a memmove call again.
 				n := len(dst)
 				d := dst[n : n+81 : n+81]
-				rk := &rawKeys[k]
+				rk := &jsonKeys[k]
 				*(*[48]byte)(d) = rk.b
 				src := sect[vs : vs+32 : vs+32]
 				w := d[rk.n : rk.n+33 : rk.n+33]

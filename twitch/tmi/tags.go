@@ -291,12 +291,10 @@ func (t *Tags) Item(i int) (key, val []byte, k TagKey, superseded bool) {
 	return t.sect[it.ks:it.ke], t.sect[it.vs:it.ve], it.k, t.skip&(1<<(i&63)) != 0
 }
 
-// Section returns the raw tag section the tags were indexed from.
-func (t *Tags) Section() []byte { return t.sect }
-
 // ItemSpan returns where the value of the i-th tag of an Indexed line
-// lies in Section, and its TagKey; plain reports that the tag is known,
-// not superseded, and its value Plain: a writer may copy it as it is.
+// lies in the tag section (View.RawTags), and its TagKey; plain reports
+// that the tag is known, not superseded, and its value Plain: a writer
+// may copy it as it is.
 func (t *Tags) ItemSpan(i int) (vs, ve int, k TagKey, plain bool) {
 	it := &t.items[i%maxTracked]
 	return int(it.vs), int(it.ve), it.k, it.plain && it.k != TagUnknown && t.skip&(1<<(i&63)) == 0
