@@ -39,14 +39,10 @@ type session struct {
 	err  error // why the session ended; set before stop is closed
 	wg   sync.WaitGroup
 
-	registered chan struct{} // closed at 001
-	regOnce    sync.Once
-	reconnect  chan struct{} // closed at RECONNECT
-	recOnce    sync.Once
-	drained    chan struct{} // closed when our drain PING was answered
-	drainOnce  sync.Once
-	caughtUp   chan struct{} // closed when our catch-up PING was answered
-	caughtOnce sync.Once
+	registered *event // at 001
+	reconnect  *event // at RECONNECT
+	drained    *event // when our drain PING was answered
+	caughtUp   *event // when our catch-up PING was answered
 
 	startedAt  time.Time
 	regAt      atomic.Int64 // unix ns of 001
@@ -74,16 +70,30 @@ func newSession(m *Manager, sl *slot, id uint64, login string, tr transport, now
 		q:          make(chan []byte, m.o.WriteQueue),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
-		registered: make(chan struct{}),
-		reconnect:  make(chan struct{}),
-		drained:    make(chan struct{}),
-		caughtUp:   make(chan struct{}),
+		registered: newEvent(),
+		reconnect:  newEvent(),
+		drained:    newEvent(),
+		caughtUp:   newEvent(),
 		startedAt:  now,
 		chans:      make(map[string]*joinState),
 		parting:    make(map[string]struct{}),
 		line:       Line{Conn: id},
 	}
 }
+
+// event is a one-shot signal: set once, waited on by receiving from C.
+type event struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+func newEvent() *event { return &event{c: make(chan struct{})} }
+
+// set closes C; later calls do nothing.
+func (e *event) set() { e.once.Do(func() { close(e.c) }) }
+
+// C is closed once set was called.
+func (e *event) C() <-chan struct{} { return e.c }
 
 // start runs the session's goroutines; done is closed when all have ended.
 func (s *session) start(ctx context.Context) {
@@ -280,12 +290,12 @@ func (s *session) control(c int, msg *ircv3.Message, now time.Time) {
 				s.rtt.Store(now.UnixNano() - at)
 			}
 		case pingDrain:
-			s.drainOnce.Do(func() { close(s.drained) })
+			s.drained.set()
 		case pingCaughtUp:
-			s.caughtOnce.Do(func() { close(s.caughtUp) })
+			s.caughtUp.set()
 		}
 	case cmdReconnect:
-		s.recOnce.Do(func() { close(s.reconnect) })
+		s.reconnect.set()
 	case cmdCap:
 		// CAP * ACK :caps / CAP * NAK :caps; CAP END once every REQ is answered.
 		if sub := msg.Param(1); string(sub) == "ACK" || string(sub) == "NAK" {
@@ -297,7 +307,7 @@ func (s *session) control(c int, msg *ircv3.Message, now time.Time) {
 	case cmdNumeric:
 		if string(msg.Command) == "001" {
 			s.regAt.Store(now.UnixNano())
-			s.regOnce.Do(func() { close(s.registered) })
+			s.registered.set()
 		}
 	case cmdError:
 		s.fail(fmt.Errorf("twitch: server closed the link: %.200s", msg.Trailing()))

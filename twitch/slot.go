@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -77,7 +78,7 @@ func (m *Manager) startSlot(sl *slot) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		m.runSlot(m.ctx, sl)
+		newSlotLoop(m, m.ctx, sl).run()
 	}()
 }
 
@@ -94,313 +95,373 @@ type dialResult struct {
 	err error
 }
 
-// runSlot keeps sl connected and joined until ctx is done or sl has no
-// channel left. It owns sl.cur and sl.old.
-func (m *Manager) runSlot(ctx context.Context, sl *slot) {
-	bo := newJitterBackoff(m.o.ReconnectInitial, m.o.ReconnectMax)
-	dialCh := make(chan dialResult, 1)
-	dialing := false
-	var (
-		cur, old     *session
-		retry        = stoppedTimer()
-		joinT        = stoppedTimer()
-		overlapT     = stoppedTimer()
-		reconnecting bool // the next dial replaces cur (make-before-break)
-		drainSent    bool
-		// After the old connection of an overlap ends, the new one may still
-		// hold lines the old one delivered (the server writes to each
-		// connection on its own). Dedup stays on until the new connection
-		// answered a catch-up PING sent after the old one ended, and for at
-		// least dedupGrace.
-		catchup       *session
-		caughtUp      bool
-		graceOver     bool
-		graceT        = stoppedTimer()
-		reason        string // why the last session ended
-		class         string // reasonClass(reason)
-		everConnected bool
-	)
-	defer retry.Stop()
-	defer joinT.Stop()
-	defer overlapT.Stop()
-	defer graceT.Stop()
+// slotLoop keeps one slot connected and joined: it is the goroutine started
+// by startSlot, and its fields are that goroutine's state. It owns cur and
+// old; the slot's copies of them (guarded by Manager.mu) are for the status
+// and for the callbacks of the sessions.
+//
+// A RECONNECT is make-before-break: the server's RECONNECT on cur starts a
+// dial, the new session becomes cur and the previous one old, both deliver
+// (deduplicated) until cur has joined every channel, then a drain PING on
+// old makes sure every line old received was read before it is closed.
+type slotLoop struct {
+	m   *Manager
+	sl  *slot
+	ctx context.Context
+	bo  *jitterBackoff
 
-	setState := func() {
-		st := stateConnecting
-		switch {
-		case old != nil:
-			st = stateReconnecting
-		case cur != nil:
-			st = stateJoining
-			if m.allJoined(sl, cur) {
-				st = stateReady
-			}
-		case !dialing:
-			st = stateBackoff
-		}
-		sl.state = st
-		sl.cur, sl.old = cur, old
+	dial     chan dialResult // the result of the dial in flight
+	dialing  bool
+	cur, old *session
+	// reconnecting: the next dial replaces cur (make-before-break).
+	reconnecting bool
+	// drainSent: old was sent the drain PING; its answer ends old.
+	drainSent bool
+	// After old ends, cur may still hold lines that old delivered (the
+	// server writes to each connection on its own). Dedup stays on until
+	// catchup (cur at that time) answered a catch-up PING sent after old
+	// ended, and for at least dedupGrace.
+	catchup   *session
+	caughtUp  bool
+	graceOver bool
+
+	retry    *time.Timer // the next dial after a failure
+	joinT    *time.Timer // the next syncJoins
+	overlapT *time.Timer // OverlapMax of a RECONNECT overlap
+	graceT   *time.Timer // dedupGrace after old ended
+
+	reason        string // why the last session ended
+	class         string // reasonClass(reason)
+	everConnected bool
+}
+
+func newSlotLoop(m *Manager, ctx context.Context, sl *slot) *slotLoop {
+	return &slotLoop{
+		m: m, sl: sl, ctx: ctx,
+		bo:       newJitterBackoff(m.o.ReconnectInitial, m.o.ReconnectMax),
+		dial:     make(chan dialResult, 1),
+		retry:    stoppedTimer(),
+		joinT:    stoppedTimer(),
+		overlapT: stoppedTimer(),
+		graceT:   stoppedTimer(),
 	}
-	update := func() {
+}
+
+// run keeps the slot connected and joined until ctx is done or the slot
+// has no channel left.
+func (l *slotLoop) run() {
+	defer l.stopTimers()
+	l.startDial()
+	for l.step() {
+	}
+}
+
+// step waits for the next event and handles it. It returns false when the
+// loop has ended.
+func (l *slotLoop) step() bool {
+	var curDone, oldDone, curReconnect, oldDrained, curCaughtUp <-chan struct{}
+	if l.cur != nil {
+		curDone = l.cur.done
+		if !l.reconnecting && l.old == nil {
+			curReconnect = l.cur.reconnect.C()
+		}
+	}
+	if l.catchup != nil && !l.caughtUp {
+		curCaughtUp = l.catchup.caughtUp.C()
+	}
+	if l.old != nil {
+		oldDone, oldDrained = l.old.done, l.old.drained.C()
+	}
+	select {
+	case <-l.ctx.Done():
+		l.teardown(l.ctx.Err())
+		return false
+	case r := <-l.dial:
+		l.dialDone(r)
+	case <-l.retry.C:
+		if !l.dialing {
+			l.startDial()
+		}
+	case <-curReconnect:
+		l.serverReconnect()
+	case <-curDone:
+		l.curEnded()
+	case <-oldDone:
+		l.oldEnded()
+	case <-curCaughtUp:
+		l.caughtUp = true
+		l.maybeDedupOff()
+	case <-l.graceT.C:
+		l.graceOver = true
+		l.maybeDedupOff()
+	case <-oldDrained:
+		l.endOld()
+	case <-l.overlapT.C:
+		l.m.log.Warn("reconnect overlap ended before every channel was joined", "slot", l.sl.id)
+		l.endOld()
+	case <-l.joinT.C:
+		l.scheduleJoins()
+	case <-l.sl.kick:
+		if l.sl.release(l.m) {
+			l.teardown(errSlotClosed)
+			return false
+		}
+		l.scheduleJoins()
+	}
+	return true
+}
+
+func (l *slotLoop) stopTimers() {
+	l.retry.Stop()
+	l.joinT.Stop()
+	l.overlapT.Stop()
+	l.graceT.Stop()
+}
+
+// dialDone takes the result of a dial: a failure schedules the next
+// attempt; a new session becomes cur, and during a RECONNECT the previous
+// cur becomes old.
+func (l *slotLoop) dialDone(r dialResult) {
+	m, sl := l.m, l.sl
+	l.dialing = false
+	if r.err != nil {
+		if l.ctx.Err() != nil {
+			return
+		}
 		m.mu.Lock()
-		setState()
+		sl.lastErr = r.err.Error()
 		m.mu.Unlock()
+		d := l.bo.next()
+		m.log.Warn("connect failed", "slot", sl.id, "error", r.err.Error(), "retryIn", d.String())
+		l.retry.Reset(d)
+		l.update()
+		return
 	}
-	startDial := func() {
-		dialing = true
-		update()
-		go func() {
-			s, err := m.openSession(ctx, sl)
-			dialCh <- dialResult{s, err}
-		}()
+	s := r.s
+	now := time.Now()
+	reconnected := l.everConnected
+	if reconnected {
+		sl.cnt.reconnects.Add(1)
 	}
-	scheduleJoins := func() {
-		if cur == nil {
-			return
-		}
-		wake := m.syncJoins(sl, cur, time.Now())
-		resetTimer(joinT, wake)
-		m.mu.Lock()
-		setState()
-		ready := old != nil && !drainSent && m.allJoined(sl, cur)
-		m.mu.Unlock()
-		if ready {
-			// Every line the server sent on old before it answers this PING
-			// arrives before the PONG; then old can go.
-			drainSent = true
-			old.send([]byte("PING :" + pingDrain + "\r\n"))
-		}
+	l.everConnected = true
+	m.mu.Lock()
+	sl.connectedAt = now
+	if l.reason != "" {
+		sl.lastReconnect, sl.lastReason, sl.lastClass = now, l.reason, l.class
 	}
-	dedupOff := func() {
-		sl.overlap.Store(false)
-		sl.dedup.reset()
-		catchup, caughtUp, graceOver = nil, false, false
-		graceT.Stop()
+	if reconnected {
+		if sl.reconnectsBy == nil {
+			sl.reconnectsBy = map[string]uint64{}
+		}
+		sl.reconnectsBy[cmp.Or(l.class, "error")]++
 	}
-	// endDedupSoon ends deduplication once cur has caught up (see catchup).
-	endDedupSoon := func() {
-		if cur == nil {
-			dedupOff()
-			return
-		}
-		catchup, caughtUp, graceOver = cur, false, false
-		cur.send([]byte("PING :" + pingCaughtUp + "\r\n"))
-		graceT.Reset(dedupGrace)
+	m.mu.Unlock()
+	if l.reconnecting && l.cur != nil {
+		l.old, l.cur = l.cur, s
+		l.catchup, l.caughtUp, l.graceOver = nil, false, false
+		l.graceT.Stop()
+		sl.overlap.Store(true)
+		l.overlapT.Reset(m.o.OverlapMax)
+		l.drainSent = false
+	} else {
+		l.cur = s
 	}
-	maybeDedupOff := func() {
-		if caughtUp && graceOver && old == nil {
-			dedupOff()
-		}
+	l.reconnecting = false
+	m.log.Info("connected", "slot", sl.id, "conn", s.id, "login", s.login, "url", m.ep.public)
+	l.scheduleJoins()
+}
+
+// serverReconnect starts the replacement of cur after its RECONNECT.
+func (l *slotLoop) serverReconnect() {
+	l.m.log.Info("server asked to reconnect", "slot", l.sl.id, "conn", l.cur.id)
+	l.reason, l.class = ErrServerReconnect.Error(), "server_reconnect"
+	l.reconnecting = true
+	if !l.dialing {
+		l.retry.Stop()
+		l.startDial()
 	}
-	endOld := func() {
-		if old == nil {
-			return
-		}
-		old.fail(ErrServerReconnect)
-		<-old.done
-		m.sessionGone(old, time.Now())
-		old = nil
-		endDedupSoon()
-		overlapT.Stop()
-		drainSent = false
-		update()
+}
+
+// curEnded handles the end of cur. During an overlap the old session takes
+// over again and is replaced once more; otherwise the next dial follows the
+// backoff.
+func (l *slotLoop) curEnded() {
+	m, sl, cur := l.m, l.sl, l.cur
+	now := time.Now()
+	m.sessionGone(cur, now)
+	l.reason, l.class = cur.err.Error(), reasonClass(cur.err)
+	m.mu.Lock()
+	sl.lastErr = l.reason
+	m.mu.Unlock()
+	if errors.Is(cur.err, ErrLoginFailed) {
+		sl.cnt.loginFailures.Add(1)
 	}
-
-	startDial()
-	for {
-		var curDone, oldDone, curReconnect, oldDrained, curCaughtUp <-chan struct{}
-		if cur != nil {
-			curDone, curReconnect = cur.done, cur.reconnect
+	if reg := cur.regAt.Load(); reg != 0 && now.Sub(time.Unix(0, reg)) >= m.o.HealthyAfter {
+		l.bo.reset()
+	}
+	m.log.Warn("connection lost", "slot", sl.id, "conn", cur.id, "error", cur.err.Error())
+	l.cur = nil
+	switch {
+	case l.old != nil:
+		// The new connection died during the overlap: go on with the old
+		// one and replace it again. Dedup stays on: old may still deliver
+		// what the new one did.
+		l.cur, l.old = l.old, nil
+		l.overlapT.Stop()
+		l.reconnecting = true
+		if !l.dialing {
+			l.startDial()
 		}
-		if catchup != nil && !caughtUp {
-			curCaughtUp = catchup.caughtUp
-		}
-		if old != nil {
-			oldDone, oldDrained = old.done, old.drained
-		}
-		if reconnecting || old != nil {
-			curReconnect = nil
-		}
-		select {
-		case <-ctx.Done():
-			if dialing {
-				if r := <-dialCh; r.s != nil {
-					r.s.fail(ctx.Err())
-					<-r.s.done
-				}
-			}
-			for _, s := range []*session{cur, old} {
-				if s != nil {
-					s.fail(ctx.Err())
-					<-s.done
-					m.sessionGone(s, time.Now())
-				}
-			}
-			m.mu.Lock()
-			sl.state, sl.cur, sl.old = stateClosed, nil, nil
-			m.mu.Unlock()
-			return
-
-		case r := <-dialCh:
-			dialing = false
-			if r.err != nil {
-				if ctx.Err() != nil {
-					continue
-				}
-				m.mu.Lock()
-				sl.lastErr = r.err.Error()
-				m.mu.Unlock()
-				d := bo.next()
-				m.log.Warn("connect failed", "slot", sl.id, "error", r.err.Error(), "retry_in", d.String())
-				retry.Reset(d)
-				update()
-				continue
-			}
-			s := r.s
-			now := time.Now()
-			reconnected := everConnected
-			if reconnected {
-				sl.cnt.reconnects.Add(1)
-			}
-			everConnected = true
-			m.mu.Lock()
-			sl.connectedAt = now
-			if reason != "" {
-				sl.lastReconnect, sl.lastReason, sl.lastClass = now, reason, class
-			}
-			if reconnected {
-				if sl.reconnectsBy == nil {
-					sl.reconnectsBy = map[string]uint64{}
-				}
-				sl.reconnectsBy[cmp.Or(class, "error")]++
-			}
-			m.mu.Unlock()
-			if reconnecting && cur != nil {
-				old, cur = cur, s
-				catchup, caughtUp, graceOver = nil, false, false
-				graceT.Stop()
-				sl.overlap.Store(true)
-				overlapT.Reset(m.o.OverlapMax)
-				drainSent = false
-			} else {
-				cur = s
-			}
-			reconnecting = false
-			m.log.Info("connected", "slot", sl.id, "conn", s.id, "login", s.login, "url", m.ep.public)
-			scheduleJoins()
-
-		case <-retry.C:
-			if !dialing {
-				startDial()
-			}
-
-		case <-curReconnect:
-			m.log.Info("server asked to reconnect", "slot", sl.id, "conn", cur.id)
-			reason, class = ErrServerReconnect.Error(), "server_reconnect"
-			reconnecting = true
-			if !dialing {
-				retry.Stop()
-				startDial()
-			}
-
-		case <-curDone:
-			now := time.Now()
-			m.sessionGone(cur, now)
-			reason, class = cur.err.Error(), reasonClass(cur.err)
-			m.mu.Lock()
-			sl.lastErr = reason
-			m.mu.Unlock()
-			if errors.Is(cur.err, ErrLoginFailed) {
-				sl.cnt.loginFailures.Add(1)
-			}
-			if reg := cur.regAt.Load(); reg != 0 && now.Sub(time.Unix(0, reg)) >= m.o.HealthyAfter {
-				bo.reset()
-			}
-			m.log.Warn("connection lost", "slot", sl.id, "conn", cur.id, "error", cur.err.Error())
-			cur = nil
-			if old == nil {
-				// Nothing else delivers: no duplicate can follow.
-				dedupOff()
-			}
-			if old != nil {
-				// The new connection died during the overlap: go on with the
-				// old one and replace it again.
-				// Dedup stays on: old may still deliver what the new one did.
-				cur, old = old, nil
-				overlapT.Stop()
-				reconnecting = true
-				if !dialing {
-					startDial()
-				}
-			} else if !dialing {
-				d := bo.next()
-				retry.Reset(d)
-			}
-			joinT.Stop()
-			update()
-			scheduleJoins()
-
-		case <-oldDone:
-			m.sessionGone(old, time.Now())
-			old = nil
-			endDedupSoon()
-			overlapT.Stop()
-			update()
-
-		case <-curCaughtUp:
-			caughtUp = true
-			maybeDedupOff()
-
-		case <-graceT.C:
-			graceOver = true
-			maybeDedupOff()
-
-		case <-oldDrained:
-			endOld()
-
-		case <-overlapT.C:
-			m.log.Warn("reconnect overlap ended before every channel was joined", "slot", sl.id)
-			endOld()
-
-		case <-joinT.C:
-			scheduleJoins()
-
-		case <-sl.kick:
-			m.mu.Lock()
-			if len(sl.wanted) == 0 && !sl.closing {
-				// The last channel left: this connection is no longer needed.
-				sl.closing = true
-				for i, s := range m.slots {
-					if s == sl {
-						m.slots = append(m.slots[:i], m.slots[i+1:]...)
-						break
-					}
-				}
-			}
-			closing := sl.closing
-			m.mu.Unlock()
-			if closing {
-				if dialing {
-					if r := <-dialCh; r.s != nil {
-						r.s.fail(errSlotClosed)
-						<-r.s.done
-					}
-				}
-				for _, s := range []*session{cur, old} {
-					if s != nil {
-						s.fail(errSlotClosed)
-						<-s.done
-						m.sessionGone(s, time.Now())
-					}
-				}
-				m.mu.Lock()
-				sl.state, sl.cur, sl.old = stateClosed, nil, nil
-				m.mu.Unlock()
-				return
-			}
-			scheduleJoins()
+	default:
+		// Nothing else delivers: no duplicate can follow.
+		l.dedupOff()
+		if !l.dialing {
+			l.retry.Reset(l.bo.next())
 		}
 	}
+	l.joinT.Stop()
+	l.update()
+	l.scheduleJoins()
+}
+
+// oldEnded handles the end of old on its own (the server closed it).
+func (l *slotLoop) oldEnded() {
+	l.m.sessionGone(l.old, time.Now())
+	l.old = nil
+	l.endDedupSoon()
+	l.overlapT.Stop()
+	l.update()
+}
+
+// endOld closes old: it was drained, or the overlap lasted too long.
+func (l *slotLoop) endOld() {
+	if l.old == nil {
+		return
+	}
+	l.old.fail(ErrServerReconnect)
+	<-l.old.done
+	l.m.sessionGone(l.old, time.Now())
+	l.old = nil
+	l.endDedupSoon()
+	l.overlapT.Stop()
+	l.drainSent = false
+	l.update()
+}
+
+// teardown ends every session of the slot with err, the dial in flight
+// included, and marks the slot closed.
+func (l *slotLoop) teardown(err error) {
+	if l.dialing {
+		if r := <-l.dial; r.s != nil {
+			r.s.fail(err)
+			<-r.s.done
+		}
+		l.dialing = false
+	}
+	for _, s := range []*session{l.cur, l.old} {
+		if s != nil {
+			s.fail(err)
+			<-s.done
+			l.m.sessionGone(s, time.Now())
+		}
+	}
+	l.cur, l.old = nil, nil
+	l.m.mu.Lock()
+	l.sl.state, l.sl.cur, l.sl.old = stateClosed, nil, nil
+	l.m.mu.Unlock()
+}
+
+// setState publishes the loop's sessions and state to the slot. m.mu is
+// held.
+func (l *slotLoop) setState() {
+	st := stateConnecting
+	switch {
+	case l.old != nil:
+		st = stateReconnecting
+	case l.cur != nil:
+		st = stateJoining
+		if l.m.allJoined(l.sl, l.cur) {
+			st = stateReady
+		}
+	case !l.dialing:
+		st = stateBackoff
+	}
+	l.sl.state = st
+	l.sl.cur, l.sl.old = l.cur, l.old
+}
+
+func (l *slotLoop) update() {
+	l.m.mu.Lock()
+	l.setState()
+	l.m.mu.Unlock()
+}
+
+func (l *slotLoop) startDial() {
+	l.dialing = true
+	l.update()
+	go func(ctx context.Context) {
+		s, err := l.m.openSession(ctx, l.sl)
+		l.dial <- dialResult{s, err}
+	}(l.ctx)
+}
+
+// scheduleJoins sends what cur needs of JOINs and PARTs and sets the timer
+// for the next round; once cur has joined everything during an overlap, it
+// sends old the drain PING.
+func (l *slotLoop) scheduleJoins() {
+	if l.cur == nil {
+		return
+	}
+	wake := l.m.syncJoins(l.sl, l.cur, time.Now())
+	resetTimer(l.joinT, wake)
+	l.m.mu.Lock()
+	l.setState()
+	ready := l.old != nil && !l.drainSent && l.m.allJoined(l.sl, l.cur)
+	l.m.mu.Unlock()
+	if ready {
+		// Every line the server sent on old before it answers this PING
+		// arrives before the PONG; then old can go.
+		l.drainSent = true
+		l.old.send([]byte("PING :" + pingDrain + "\r\n"))
+	}
+}
+
+func (l *slotLoop) dedupOff() {
+	l.sl.overlap.Store(false)
+	l.sl.dedup.reset()
+	l.catchup, l.caughtUp, l.graceOver = nil, false, false
+	l.graceT.Stop()
+}
+
+// endDedupSoon ends deduplication once cur has caught up (see catchup).
+func (l *slotLoop) endDedupSoon() {
+	if l.cur == nil {
+		l.dedupOff()
+		return
+	}
+	l.catchup, l.caughtUp, l.graceOver = l.cur, false, false
+	l.cur.send([]byte("PING :" + pingCaughtUp + "\r\n"))
+	l.graceT.Reset(dedupGrace)
+}
+
+func (l *slotLoop) maybeDedupOff() {
+	if l.caughtUp && l.graceOver && l.old == nil {
+		l.dedupOff()
+	}
+}
+
+// release reports whether the slot is closing: once its last channel has
+// left, it is taken out of the pool and its loop ends.
+func (sl *slot) release(m *Manager) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(sl.wanted) == 0 && !sl.closing {
+		sl.closing = true
+		if i := slices.Index(m.slots, sl); i >= 0 {
+			m.slots = slices.Delete(m.slots, i, i+1)
+		}
+	}
+	return sl.closing
 }
 
 var errSlotClosed = errors.New("twitch: connection no longer needed")
@@ -448,7 +509,7 @@ func (m *Manager) openSession(ctx context.Context, sl *slot) (*session, error) {
 		return nil, err
 	}
 	select {
-	case <-s.registered:
+	case <-s.registered.C():
 		return s, nil
 	case <-s.done:
 	case <-rctx.Done():
