@@ -2,206 +2,292 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strconv"
+	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/ingress-egress/ingress-egress/bus"
+	"github.com/ingress-egress/ingress-egress/bus/natsbus"
+	"github.com/ingress-egress/ingress-egress/envelope"
+	"github.com/ingress-egress/ingress-egress/twitch"
 )
 
-// setting is one configuration value: an environment variable and a flag of
-// the same meaning (the flag wins), a default, and a parser into its target.
-type setting struct {
-	env    string
-	flag   string
-	def    string
-	help   string
-	secret bool
-	set    func(string) error // parses and stores the value
-	value  string             // effective value after load
-	source string             // "default", "env" or "flag"
+// config is the service's whole configuration, filled by newSettings from
+// the environment and flags.
+type config struct {
+	// bus
+	busDriver     string
+	natsURL       string
+	natsStream    string
+	natsCreds     string
+	natsToken     string
+	natsTLSCA     string
+	natsTLSCert   string
+	natsTLSKey    string
+	createTopics  bool
+	ensureStream  bool
+	busPrefix     string
+	maxRetries    int
+	dataDir       string
+	embeddedPort  int
+	pubsubProject string
+	queueSize     int
+	queueBytes    int
+
+	// twitch
+	ircURL           string
+	botUsername      string
+	channels         []string // normalised logins
+	clientID         string
+	clientSecret     string
+	oauthToken       string
+	oauthURL         string
+	tokenDoc         string
+	tokenCollection  string
+	tokenField       string
+	firestoreProject string
+	firestoreDB      string
+	reconnectInitial time.Duration
+	reconnectMax     time.Duration
+	pingInterval     time.Duration
+	pongTimeout      time.Duration
+	joinRate         int
+	channelsPerConn  int
+	maxLine          int
+	membership       bool
+
+	// envelope
+	kinds                   envelope.Kinds
+	typePrefix              string
+	finalizationDestination string
+
+	// service
+	port            int
+	logLevel        string
+	logFormat       string
+	shutdownTimeout time.Duration
+	adminToken      string
+
+	// settings as loaded: the effective configuration for the start-up log.
+	settings *settings
 }
 
-// settings is an ordered list of settings, loaded together so that every
-// problem is reported at once.
-type settings struct {
-	list []*setting
-}
+func newSettings(c *config) *settings {
+	s := &settings{}
+	// Bus.
+	s.oneOf(&c.busDriver, "MESSAGE_BUS_DRIVER", "bus", "embedded", "message bus driver", "embedded", "nats", "nats-core", "pubsub", "stdout")
+	s.str(&c.natsURL, "NATS_URL", "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated (nats, nats-core)")
+	s.str(&c.natsStream, "NATS_STREAM", "nats-stream", "INGRESS", "JetStream stream name (embedded; nats with NATS_ENSURE_STREAM)")
+	s.boolean(&c.ensureStream, "NATS_ENSURE_STREAM", "nats-ensure-stream", "false", "create or update the stream at start (nats); the embedded bus always does")
+	s.str(&c.natsCreds, "NATS_CREDS", "nats-creds", "", "NATS credentials (.creds) file")
+	s.secret(&c.natsToken, "NATS_TOKEN", "nats-token", "NATS auth token (secret)")
+	s.str(&c.natsTLSCA, "NATS_TLS_CA", "nats-tls-ca", "", "PEM file of the NATS server's CA")
+	s.str(&c.natsTLSCert, "NATS_TLS_CERT", "nats-tls-cert", "", "PEM client certificate for NATS (mutual TLS)")
+	s.str(&c.natsTLSKey, "NATS_TLS_KEY", "nats-tls-key", "", "PEM client key for NATS (mutual TLS)")
+	s.str(&c.busPrefix, "BUS_PREFIX", "bus-prefix", "", "prefix of every subject or topic, e.g. dev. gives dev.internal.ingress.v1")
+	s.integer(&c.maxRetries, "PUBLISH_MAX_RETRIES", "publish-max-retries", "5", "re-sends of a message before it becomes a failure event", 0, 100)
+	s.str(&c.dataDir, "DATA_DIR", "data-dir", "./data", "where the embedded bus stores its stream")
+	s.integer(&c.embeddedPort, "EMBEDDED_NATS_PORT", "embedded-nats-port", "0", "loopback port of the embedded NATS server; 0 picks a free one", 0, 65535)
+	s.str(&c.pubsubProject, "PUBSUB_PROJECT_ID", "pubsub-project", "", "Google Cloud project for Pub/Sub (default GOOGLE_CLOUD_PROJECT)")
+	s.boolean(&c.createTopics, "PUBSUB_CREATE_TOPICS", "pubsub-create-topics", "false", "create missing Pub/Sub topics (emulator, development); in production the platform owns them")
+	s.integer(&c.queueSize, "PUBLISH_QUEUE", "publish-queue", "8192", "messages the publisher holds before the reader waits", 1, 1<<22)
+	s.integer(&c.queueBytes, "PUBLISH_QUEUE_BYTES", "publish-queue-bytes", "33554432", "bytes the publisher holds before the reader waits", 1<<20, 1<<32)
 
-func (s *settings) add(env, flagName, def, help string, set func(string) error) *setting {
-	st := &setting{env: env, flag: flagName, def: def, help: help, set: set}
-	s.list = append(s.list, st)
-	return st
-}
+	// Twitch.
+	s.str(&c.ircURL, "TWITCH_IRC_URL", "irc-url", "wss://irc-ws.chat.twitch.tv:443", "chat server: wss://, tls:// (irc.chat.twitch.tv:6697); ws://, tcp:// for local servers")
+	s.str(&c.botUsername, "TWITCH_BOT_USERNAME", "bot-username", "", "account to log in as; empty with no token: anonymous read-only justinfan login")
+	s.strList(&c.channels, "TWITCH_CHANNELS", "channels", "", "channels to join, comma-separated logins", channelLogin)
+	s.str(&c.clientID, "TWITCH_CLIENT_ID", "client-id", "", "Twitch app client id (token refresh)")
+	s.secret(&c.clientSecret, "TWITCH_CLIENT_SECRET", "client-secret", "Twitch app client secret (secret; token refresh)")
+	s.secret(&c.oauthToken, "TWITCH_OAUTH_TOKEN", "oauth-token", "static user access token (secret); selects the static credentials mode")
+	s.str(&c.oauthURL, "TWITCH_OAUTH_URL", "oauth-url", twitch.DefaultOAuthURL, "Twitch OAuth base URL (validate, refresh)")
+	s.str(&c.tokenDoc, "TWITCH_TOKEN_DOC", "token-doc", "", "Firestore token document path template, e.g. twitch_tokens/{login}; selects the Firestore mode")
+	s.str(&c.tokenCollection, "TWITCH_TOKEN_COLLECTION", "token-collection", "", "Firestore collection to query for the token (with TWITCH_TOKEN_FIELD); selects the Firestore mode")
+	s.oneOf(&c.tokenField, "TWITCH_TOKEN_FIELD", "token-field", "login", "field matched against TWITCH_BOT_USERNAME in TWITCH_TOKEN_COLLECTION", "login", "userId")
+	s.str(&c.firestoreProject, "FIRESTORE_PROJECT_ID", "firestore-project", "", "Google Cloud project for Firestore (default GOOGLE_CLOUD_PROJECT)")
+	s.str(&c.firestoreDB, "FIRESTORE_DATABASE", "firestore-database", "(default)", "Firestore database id")
+	s.millis(&c.reconnectInitial, "IRC_RECONNECT_INITIAL_MS", "reconnect-initial-ms", "1000", "first reconnect delay ceiling, milliseconds", time.Millisecond, time.Hour)
+	s.millis(&c.reconnectMax, "IRC_RECONNECT_MAX_MS", "reconnect-max-ms", "30000", "reconnect delay cap, milliseconds", time.Millisecond, 24*time.Hour)
+	s.duration(&c.pingInterval, "IRC_PING_INTERVAL", "ping-interval", "15s", "silence before we PING the server", time.Second, time.Hour)
+	s.duration(&c.pongTimeout, "IRC_PONG_TIMEOUT", "pong-timeout", "5s", "wait for an answer to our PING before the connection is declared dead", 100*time.Millisecond, time.Hour)
+	s.integer(&c.joinRate, "TWITCH_JOIN_RATE", "join-rate", "20", "JOINs per 10 s over all connections (verified bots may use more)", 1, 100000)
+	s.integer(&c.channelsPerConn, "TWITCH_CHANNELS_PER_CONN", "channels-per-conn", "90", "most channels on one connection", 1, 10000)
+	s.integer(&c.maxLine, "IRC_MAX_LINE", "max-line", "16384", "longest accepted line in bytes; longer lines are counted and skipped", 512, 1<<20)
+	s.boolean(&c.membership, "TWITCH_MEMBERSHIP", "membership", "false", "request twitch.tv/membership (JOIN/PART of viewers)")
 
-func (s *settings) str(p *string, env, flagName, def, help string) *setting {
-	return s.add(env, flagName, def, help, func(v string) error { *p = v; return nil })
-}
-
-func (s *settings) secret(p *string, env, flagName, help string) *setting {
-	st := s.str(p, env, flagName, "", help)
-	st.secret = true
-	return st
-}
-
-func (s *settings) integer(p *int, env, flagName, def, help string, lo, hi int) *setting {
-	return s.add(env, flagName, def, help, func(v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number", v)
-		}
-		if n < lo || n > hi {
-			return fmt.Errorf("%d is outside %d..%d", n, lo, hi)
-		}
-		*p = n
-		return nil
+	// Envelope.
+	s.add("INGEST_KINDS", "kinds", "privmsg", "message kinds published: privmsg, usernotice, clearchat, clearmsg", func(v string) (err error) {
+		c.kinds, err = envelope.ParseKinds(v)
+		return err
 	})
+	s.str(&c.typePrefix, "ENVELOPE_TYPE_PREFIX", "type-prefix", envelope.DefaultTypePrefix, "prefix of the envelope type")
+	s.str(&c.finalizationDestination, "FINALIZATION_DESTINATION", "finalization-destination", "internal.finalizer.v1", "the envelope's finalizationDestination")
+
+	// Service.
+	s.integer(&c.port, "PORT", "port", "8080", "HTTP port (Cloud Run sets it)", 0, 65535)
+	s.oneOf(&c.logLevel, "LOG_LEVEL", "log-level", "info", "log level", "debug", "info", "warn", "error")
+	s.oneOf(&c.logFormat, "LOG_FORMAT", "log-format", "json", "log format: json (Cloud Logging) or text", "json", "text")
+	s.duration(&c.shutdownTimeout, "SHUTDOWN_TIMEOUT", "shutdown-timeout", "8s", "deadline to drain the bus at shutdown (Cloud Run allows 10 s)", 0, 10*time.Minute)
+	s.secret(&c.adminToken, "ADMIN_TOKEN", "admin-token", "bearer token for /_debug and /_admin; unset: loopback clients only")
+	return s
 }
 
-// millis parses a whole number of milliseconds.
-func (s *settings) millis(p *time.Duration, env, flagName, def, help string, lo, hi time.Duration) *setting {
-	return s.add(env, flagName, def, help, func(v string) error {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number of milliseconds", v)
-		}
-		d := time.Duration(n) * time.Millisecond
-		if d < lo || d > hi {
-			return fmt.Errorf("%v is outside %v..%v", d, lo, hi)
-		}
-		*p = d
-		return nil
-	})
-}
-
-// duration parses a Go duration ("8s", "1m30s").
-func (s *settings) duration(p *time.Duration, env, flagName, def, help string, lo, hi time.Duration) *setting {
-	return s.add(env, flagName, def, help, func(v string) error {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil {
-			return fmt.Errorf("%q is not a duration such as 8s or 1m", v)
-		}
-		if d < lo || d > hi {
-			return fmt.Errorf("%v is outside %v..%v", d, lo, hi)
-		}
-		*p = d
-		return nil
-	})
-}
-
-func (s *settings) boolean(p *bool, env, flagName, def, help string) *setting {
-	return s.add(env, flagName, def, help, func(v string) error {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			return fmt.Errorf("%q is not true or false", v)
-		}
-		*p = b
-		return nil
-	})
-}
-
-func (s *settings) oneOf(p *string, env, flagName, def, help string, choices ...string) *setting {
-	return s.add(env, flagName, def, help+" ("+strings.Join(choices, ", ")+")", func(v string) error {
-		v = strings.ToLower(strings.TrimSpace(v))
-		for _, c := range choices {
-			if v == c {
-				*p = v
-				return nil
-			}
-		}
-		return fmt.Errorf("%q is not one of %s", v, strings.Join(choices, ", "))
-	})
-}
-
-// errHelp is returned by load when --help was asked for.
-var errHelp = errors.New("help requested")
-
-// problems is returned by load for values that do not parse: one line per
-// setting. The settings that failed hold their defaults, so that the
-// checks between settings can still run and be reported with them.
-type problems []string
-
-func (p problems) Error() string { return "invalid configuration:\n" + strings.Join(p, "\n") }
-
-// load applies defaults, then the environment, then flags, and returns every
-// problem found, one per line, naming the variable and flag to change.
-func (s *settings) load(name string, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	flagVals := map[string]*string{}
-	for _, st := range s.list {
-		flagVals[st.flag] = fs.String(st.flag, "", st.help)
+// check reports problems between settings, after each parsed on its own.
+func (c *config) check(getenv func(string) string) []string {
+	var p []string
+	if c.reconnectMax < c.reconnectInitial {
+		p = append(p, "  IRC_RECONNECT_MAX_MS is below IRC_RECONNECT_INITIAL_MS; raise it")
 	}
-	help := fs.Bool("help", false, "list every setting")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
+	if c.tokenDoc != "" && c.tokenCollection != "" {
+		p = append(p, "  TWITCH_TOKEN_DOC and TWITCH_TOKEN_COLLECTION both set; choose one Firestore lookup")
+	}
+	if c.tokenCollection != "" && c.botUsername == "" {
+		p = append(p, "  TWITCH_TOKEN_COLLECTION needs TWITCH_BOT_USERNAME, the value the query matches")
+	}
+	if (c.tokenDoc != "" || c.tokenCollection != "") && c.oauthToken != "" {
+		p = append(p, "  TWITCH_OAUTH_TOKEN and a Firestore lookup both set; choose the static or the Firestore mode")
+	}
+	if c.tokenDoc != "" || c.tokenCollection != "" {
+		if c.firestoreProject == "" && getenv("GOOGLE_CLOUD_PROJECT") == "" {
+			p = append(p, "  the Firestore mode needs FIRESTORE_PROJECT_ID or GOOGLE_CLOUD_PROJECT")
 		}
-		return fmt.Errorf("%v (see --help)", err)
 	}
-	if *help {
-		return errHelp
+	if (c.tokenDoc != "" || c.tokenCollection != "") && (c.clientID == "" || c.clientSecret == "") {
+		p = append(p, "  the Firestore mode refreshes tokens: set TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET")
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (see --help)", fs.Args())
+	if (c.natsTLSCert == "") != (c.natsTLSKey == "") {
+		p = append(p, "  NATS_TLS_CERT and NATS_TLS_KEY go together; set both or neither")
 	}
-	setFlags := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
+	if c.busDriver == "pubsub" && c.pubsubProject == "" && getenv("GOOGLE_CLOUD_PROJECT") == "" {
+		p = append(p, "  MESSAGE_BUS_DRIVER=pubsub needs PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT")
+	}
+	return p
+}
+
+// channelLogin checks and normalises one TWITCH_CHANNELS item.
+func channelLogin(s string) (string, error) {
+	if strings.ContainsAny(s, " \r\n\x00:") {
+		return "", fmt.Errorf("%q is not a channel login", s)
+	}
+	return strings.ToLower(strings.TrimPrefix(s, "#")), nil
+}
+
+// otherEnvHelp lists the variables read besides the settings (--help).
+const otherEnvHelp = `
+Also read from the environment (no flag):
+  GOOGLE_CLOUD_PROJECT         Google Cloud project for Pub/Sub and Firestore when PUBSUB_PROJECT_ID
+                               or FIRESTORE_PROJECT_ID is not set
+  PUBSUB_EMULATOR_HOST         host:port of a Pub/Sub emulator (read by the Pub/Sub client; with it,
+                               set PUBSUB_CREATE_TOPICS=true)
+  FIRESTORE_EMULATOR_HOST      host:port of a Firestore emulator (read by the Firestore client)
+`
+
+// loadConfig reads the configuration from args and the environment. It
+// prints --help and every configuration problem itself; c is nil when the
+// service must not start, and code is then the exit code (0 after --help,
+// 2 for a bad configuration).
+func loadConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) (c *config, code int) {
+	c = &config{}
+	s := newSettings(c)
+	err := s.load("ingress-egress", args, getenv)
+	if errors.Is(err, errHelp) {
+		fmt.Fprintf(stdout, "usage: ingress-egress [flags]   (or: ingress-egress parse|encode|replay|version)\n\nEvery setting is an environment variable and a flag; the flag wins.\n\n")
+		s.usage(stdout)
+		fmt.Fprint(stdout, otherEnvHelp)
+		return nil, 0
+	}
+	// Every problem at once: the values that do not parse and the checks
+	// between settings.
 	var bad problems
-	for _, st := range s.list {
-		st.value, st.source = st.def, "default"
-		if v := getenv(st.env); v != "" {
-			st.value, st.source = v, "env"
-		}
-		if setFlags[st.flag] {
-			st.value, st.source = *flagVals[st.flag], "flag"
-		}
-		if st.value == "" && st.def == "" {
-			continue
-		}
-		if err := st.set(st.value); err != nil {
-			where := st.env
-			if st.source == "flag" {
-				where = "--" + st.flag
-			}
-			shown := err.Error()
-			if st.secret {
-				shown = "invalid value (not shown)"
-			}
-			bad = append(bad, fmt.Sprintf("  %s: %s; set %s or --%s: %s", where, shown, st.env, st.flag, st.help))
-			if st.def != "" {
-				st.set(st.def)
-			}
-		}
+	if err != nil && !errors.As(err, &bad) {
+		fmt.Fprintln(stderr, err.Error())
+		return nil, 2
 	}
+	bad = append(bad, c.check(getenv)...)
 	if len(bad) > 0 {
-		return bad
+		fmt.Fprintln(stderr, bad.Error())
+		fmt.Fprintln(stderr, "(ingress-egress --help lists every setting)")
+		return nil, 2
 	}
-	return nil
+	c.settings = s
+	return c, 0
 }
 
-// usage lists every setting with its variable, flag, default and meaning.
-func (s *settings) usage(w io.Writer) {
-	for _, st := range s.list {
-		def := st.def
-		if def == "" {
-			def = "(none)"
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	l.UnmarshalText([]byte(s))
+	return l
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
 		}
-		fmt.Fprintf(w, "  %-28s --%-24s default %s\n      %s\n", st.env, st.flag, def, st.help)
+	}
+	return ""
+}
+
+// publisherOptions are the publisher's options.
+func (c *config) publisherOptions(log *slog.Logger) bus.Options {
+	return bus.Options{
+		Prefix:        c.busPrefix,
+		MaxRetries:    c.maxRetries,
+		MaxQueue:      c.queueSize,
+		MaxQueueBytes: c.queueBytes,
+		Logger:        log,
 	}
 }
 
-// effective returns the effective configuration for the start-up log, with
-// secrets shown as REDACTED.
-func (s *settings) effective() map[string]string {
-	out := make(map[string]string, len(s.list))
-	for _, st := range s.list {
-		v := st.value
-		if st.secret && v != "" {
-			v = "REDACTED"
-		}
-		out[st.env] = v
+// envelopeOptions are the envelope encoder's options.
+func (c *config) envelopeOptions() *envelope.Options {
+	return &envelope.Options{
+		TypePrefix:              c.typePrefix,
+		FinalizationDestination: c.finalizationDestination,
+		Kinds:                   c.kinds,
 	}
-	return out
+}
+
+// natsOptions are the options of the nats and nats-core drivers.
+func (c *config) natsOptions(log *slog.Logger) natsbus.Options {
+	o := natsbus.Options{
+		URL:         c.natsURL,
+		CredsFile:   c.natsCreds,
+		Token:       c.natsToken,
+		TLSCAFile:   c.natsTLSCA,
+		TLSCertFile: c.natsTLSCert,
+		TLSKeyFile:  c.natsTLSKey,
+		Logger:      log,
+	}
+	switch {
+	case c.busDriver == "nats-core":
+		o.Mode = natsbus.Core
+	case c.ensureStream:
+		o.Stream = &natsbus.StreamOptions{Name: c.natsStream, Subjects: []string{c.busPrefix + "internal.>"}}
+	}
+	return o
+}
+
+// twitchOptions are the connection manager's options, with its credentials
+// and the handler of every line.
+func (c *config) twitchOptions(auth twitch.AuthSource, h twitch.Handler, log *slog.Logger) twitch.Options {
+	return twitch.Options{
+		URL:              c.ircURL,
+		Login:            c.botUsername,
+		Auth:             auth,
+		Channels:         c.channels,
+		Handler:          h,
+		Membership:       c.membership,
+		ReconnectInitial: c.reconnectInitial,
+		ReconnectMax:     c.reconnectMax,
+		PingInterval:     c.pingInterval,
+		PongTimeout:      c.pongTimeout,
+		JoinRate:         c.joinRate,
+		JoinWindow:       10 * time.Second,
+		ChannelsPerConn:  c.channelsPerConn,
+		MaxLine:          c.maxLine,
+		Logger:           log, // the manager names its component
+	}
 }

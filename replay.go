@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ingress-egress/ingress-egress/bus"
-	"github.com/ingress-egress/ingress-egress/envelope"
 	"github.com/ingress-egress/ingress-egress/ircv3"
 	"github.com/ingress-egress/ingress-egress/twitch"
 )
@@ -28,8 +26,8 @@ func runReplay(args []string, getenv func(string) string, stdin io.Reader, stdou
 		return 2
 	}
 	name := args[0]
-	c, _, code, ok := loadConfig(args[1:], getenv, stdout, stderr)
-	if !ok {
+	c, code := loadConfig(args[1:], getenv, stdout, stderr)
+	if c == nil {
 		return code
 	}
 	in := stdin
@@ -46,21 +44,14 @@ func runReplay(args []string, getenv func(string) string, stdin io.Reader, stdou
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	// The bus alone: replay needs no Twitch connection and no HTTP.
-	svc := &service{log: log}
-	driver, err := svc.startBus(ctx, c, getenv, stdout)
+	// The pipeline alone: replay needs no Twitch connection and no HTTP.
+	p, err := newPipeline(ctx, c, getenv, stdout, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "replay:", err)
 		return 1
 	}
-	defer func() {
-		for i := len(svc.closers) - 1; i >= 0; i-- {
-			svc.closers[i]()
-		}
-	}()
-	pub := bus.New(driver, bus.Options{Prefix: c.busPrefix, MaxRetries: c.maxRetries, MaxQueue: c.queueSize, MaxQueueBytes: c.queueBytes, Logger: log.With("component", "bus")})
-	kinds, _ := envelope.ParseKinds(c.kinds)
-	ing := newIngest(pub, c.busPrefix+bus.Ingress, &envelope.Options{TypePrefix: c.typePrefix, FinalizationDestination: c.finalizationDestination, Kinds: kinds}, log.With("component", "ingest"))
+	defer p.close()
+	pub, ing := p.pub, p.ingest
 
 	progress := isTerminal(stderr)
 	rd := ircv3.NewReader(in, c.maxLine)

@@ -47,3 +47,13 @@ func AnonymousLogin() string {
 	n := 10000 + rand.Int64N(99990000) // [10000, 99999999]
 	return "justinfan" + strconv.FormatInt(n, 10)
 }
+
+// Run waits for ctx: an anonymous login has nothing to keep fresh. It
+// returns ctx.Err().
+func (*Anonymous) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Close does nothing.
+func (*Anonymous) Close() error { return nil }

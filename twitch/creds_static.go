@@ -168,6 +168,9 @@ func (s *Static) Invalidate(ctx context.Context, a Auth) {
 	s.validate(ctx)
 }
 
+// Close does nothing: a static source holds no client of its own.
+func (s *Static) Close() error { return nil }
+
 // Ready reports whether the token has been checked and is not known to be
 // bad or expired.
 func (s *Static) Ready() bool {

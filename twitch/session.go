@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -364,10 +362,6 @@ func (s *session) register(a Auth) error {
 	return nil
 }
 
-// anonymousLogin returns a read-only Twitch login.
-func anonymousLogin() string {
-	return "justinfan" + strconv.Itoa(10000+rand.IntN(89999))
-}
 
 // Commands counted separately in the status.
 const (

@@ -483,7 +483,7 @@ func (m *Manager) openSession(ctx context.Context, sl *slot) (*session, error) {
 	login := auth.Login
 	if auth.Anonymous || auth.Token.IsZero() {
 		auth.Anonymous = true
-		login = anonymousLogin()
+		login = AnonymousLogin()
 	}
 	if login == "" {
 		login = m.o.Login
