@@ -1,5 +1,6 @@
 // Package bench holds the benchmarks that compare ingress-egress with other
-// Twitch IRC parsers, and later the end-to-end and load benchmarks. It is a
+// Twitch IRC parsers, the envelope benchmarks, and the end-to-end load
+// harness (package load, command cmd/load). It is a
 // nested module (its own go.mod, with a replace to ../) so that the service's
 // module never depends on the peers it is measured against:
 // github.com/ergochat/irc-go v0.5.0 and github.com/gempir/go-twitch-irc/v4
@@ -15,7 +16,7 @@
 //
 //   - BenchmarkParse/ours: ircv3.Parse, the service's hot path. It must stay
 //     at 0 allocs/op, at least 6× faster than ergochat and at least 25×
-//     faster than gotwitchirc per line (issue 2); parse.sh prints the ratios.
+//     faster than gotwitchirc per line; parse.sh prints the ratios.
 //   - BenchmarkParse/ergochat: ircmsg.ParseLine, a careful general IRCv3
 //     parser that unescapes every tag into a map. The 6× target is measured
 //     against it.

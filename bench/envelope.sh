@@ -5,8 +5,8 @@
 # prebuilt structs is printed for the record), and the whole per-line hot path
 # (framer, parse, model, envelope) with the peer pipeline of go-twitch-irc plus
 # encoding/json (BenchmarkHotPath), over the committed Twitch corpus; print the
-# benchstat table and the ratios of the medians. Exits 1 when a target of
-# issue 3 is missed: encoding-json/ours >= 7 and peer/ours >= 8, ours at
+# benchstat table and the ratios of the medians. Exits 1 when
+# the envelope target is missed: encoding-json/ours >= 7 and peer/ours >= 8, ours at
 # 0 allocs/op in both.
 #
 # As parse.sh does, it takes COUNT interleaved rounds of one sample each (the

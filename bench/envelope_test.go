@@ -1,6 +1,6 @@
 package bench
 
-// The envelope benchmarks (issue 3). One op is one corpus line.
+// The envelope benchmarks. One op is one corpus line.
 //
 //   - BenchmarkEnvelope/ours: envelope.Encoder.Append of an already parsed
 //     PRIVMSG of the corpus (the model's one pass over the tags, ids,

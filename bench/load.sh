@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs issue 8's end-to-end load scenarios and writes REPORT.md and report.svg
+# Runs the end-to-end load scenarios and writes REPORT.md and report.svg
 # here: builds the service (../), the Go peer and the harness into out/,
 # installs the Twurple peer's packages if needed, then runs cmd/load with the
 # arguments given (see `go run ./cmd/load -h`). Examples:

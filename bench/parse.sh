@@ -2,7 +2,7 @@
 # parse.sh: compare ircv3.Parse with ergochat's ircmsg.ParseLine, go-twitch-irc's
 # ParseMessage and a bare split over the committed Twitch corpus, in one
 # `go test -bench` run; print the benchstat table and the ratios of the medians.
-# Exits 1 when a target of issue 2 is missed: ergochat/ours >= 6,
+# Exits 1 when a parse target is missed: ergochat/ours >= 6,
 # gotwitchirc/ours >= 25, ours at 0 allocs/op.
 #
 # The samples are the same as `go test -bench '^BenchmarkParse$' -count 10`,

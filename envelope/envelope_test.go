@@ -23,7 +23,7 @@ const fullEnvelope = `{"v":"1","id":"c6dd916e-0c81-5ee1-9468-652ef54f43ff","corr
 
 const allKinds = Privmsg | Usernotice | Clearchat | Clearmsg
 
-// trickyLines are the cases the issue lists, and more; each is checked
+// trickyLines are the hard cases of the envelope's contract, and more; each is checked
 // against the reference and some fields in TestFields.
 var trickyLines = []string{
 	fullPrivmsg,

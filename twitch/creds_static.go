@@ -247,8 +247,8 @@ func (s *Static) runValidation(ctx context.Context, done chan struct{}) {
 		s.st.LastValidation = AuthEvent{At: now, OK: true, Detail: "ok"}
 		s.st.Validations++
 		if !wasOK {
-			s.log.Info("twitch static token valid", "login", s.login, "user_id", s.userID,
-				"scopes", s.scopes, "expires_at", s.expiresAt)
+			s.log.Info("twitch static token valid", "login", s.login, "userId", s.userID,
+				"scopes", s.scopes, "expiresAt", s.expiresAt)
 		}
 	case errors.Is(err, ErrTokenInvalid), errors.Is(err, ErrTokenScope), errors.Is(err, ErrTokenLogin):
 		s.bad = fmt.Errorf("static token rejected, it cannot be refreshed (configure a new token): %w", err)

@@ -1,4 +1,4 @@
-// Package load is the end-to-end load harness of issue 8: it drives the fake
+// Package load is the end-to-end load harness: it drives the fake
 // Twitch server (twitch/twitchtest) into a target process — the
 // ingress-egress binary, or one of the comparison peers of bench/peers — and
 // a real NATS bus, reads every envelope back with bench/consumer, and

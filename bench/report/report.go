@@ -1,7 +1,7 @@
 // Package report turns load results (bench/load) into the Markdown summary
 // and the hand-written SVG chart of bench/REPORT.md and bench/report.svg:
 // throughput and p99 latency against channel count and rate, ingress-egress
-// against the peers, the issue's targets with what was measured, and the
+// against the peers, the load targets with what was measured, and the
 // machine they were measured on.
 package report
 
@@ -327,7 +327,7 @@ func finite(v float64) float64 {
 
 func targetsSection(w io.Writer, d *Data) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	p("## Targets of issue 8\n\n| target | measured | verdict |\n| --- | --- | --- |\n")
+	p("## Load targets\n\n| target | measured | verdict |\n| --- | --- | --- |\n")
 	satCore := d.saturation(load.Ours, "core")
 	if satCore != nil {
 		p("| max sustained rate with 0 loss, core NATS ≥ 250,000 lines/s | %s lines/s%s | %s |\n",

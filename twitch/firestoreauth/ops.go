@@ -41,7 +41,7 @@ func (s *Source) loadFailedLocked(err error) {
 	s.eventLocked(&s.status.LastLoad, false, err.Error())
 	if s.loadFails == 1 {
 		s.log.Warn("cannot read the twitch token document; retrying with backoff",
-			"error", s.status.LastLoad.Detail, "cached_token", s.have)
+			"error", s.status.LastLoad.Detail, "cachedToken", s.have)
 	}
 }
 
@@ -91,7 +91,7 @@ func (s *Source) adoptLocked(rec record, validate bool) {
 			s.validateFails, s.nextValidate = 0, now
 		}
 		s.log.Info("twitch token loaded from firestore", "document", rec.path, "login", rec.login,
-			"user_id", rec.userID, "expires_at", rec.expiresAt, "scopes", rec.scopes)
+			"userId", rec.userID, "expiresAt", rec.expiresAt, "scopes", rec.scopes)
 	}
 	if s.opts.Login != "" && rec.login != s.opts.Login {
 		s.stuckLocked(rec, true, fmt.Errorf("document %s is for login %q, expected %q; fix the document or the configured login", rec.path, rec.login, s.opts.Login))
@@ -151,7 +151,7 @@ func (s *Source) opCheck(ctx context.Context) {
 	switch {
 	case err == nil:
 		if s.validateFails > 0 || !s.status.LastValidation.OK {
-			s.log.Info("twitch token valid", "login", info.Login, "user_id", info.UserID, "scopes", info.Scopes)
+			s.log.Info("twitch token valid", "login", info.Login, "userId", info.UserID, "scopes", info.Scopes)
 		}
 		s.validateFails = 0
 		s.nextValidate = now.Add(s.opts.ValidateEvery)
@@ -276,7 +276,7 @@ func (s *Source) opRefresh(ctx context.Context, stale twitch.Token) {
 		s.pending = nil
 		s.cur, s.bad = committed, false
 		s.eventLocked(&s.status.LastRefresh, true, "refreshed and stored")
-		s.log.Info("twitch token refreshed", "document", base.path, "expires_at", fresh.expiresAt)
+		s.log.Info("twitch token refreshed", "document", base.path, "expiresAt", fresh.expiresAt)
 	default:
 		s.pending = nil
 		s.adoptLocked(committed, false)

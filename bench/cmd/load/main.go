@@ -1,4 +1,4 @@
-// Command load runs issue 8's end-to-end scenarios: the fake Twitch server
+// Command load runs the end-to-end load scenarios: the fake Twitch server
 // drives the ingress-egress binary and the two comparison peers
 // (bench/peers) into one NATS server with JetStream (a child process of this
 // command, so that its CPU is counted apart), a consumer reads every
