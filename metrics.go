@@ -22,7 +22,8 @@ func (svc *service) metrics(w io.Writer) {
 	byCmd := map[string]uint64{}
 	byReason := map[string]uint64{}
 	var lines, parseErrs, oversized, reconnects, gaps, dedup, joins, joinRetries, authAttempts, loginFailures uint64
-	var handlerWait float64
+	var handlerWait, stallSeconds float64
+	var stalls uint64
 	connected := 0
 	for _, c := range ts.Connections {
 		k := c.Counters
@@ -43,6 +44,8 @@ func (svc *service) metrics(w io.Writer) {
 		authAttempts += k.AuthAttempts
 		loginFailures += k.LoginFailures
 		handlerWait += k.HandlerWaitSeconds
+		stalls += k.Stalls
+		stallSeconds += k.StallSeconds
 		if c.State == "connected" || c.State == "joined" || c.State == "ready" {
 			connected++
 		}
@@ -62,6 +65,9 @@ func (svc *service) metrics(w io.Writer) {
 	m.Counter("ingress_auth_attempts_total", "Chat login attempts.", float64(authAttempts))
 	m.Counter("ingress_login_failures_total", "Chat logins refused by the server.", float64(loginFailures))
 	m.Counter("ingress_handler_wait_seconds_total", "Time readers spent handing lines on, bus backpressure included.", handlerWait)
+	m.Counter("ingress_read_stalls_total", "Handler calls that stopped a reader for 2 s or longer (bus backpressure).", float64(stalls))
+	m.Counter("ingress_read_stall_seconds_total", "Time readers stood still in such calls, running ones included.", stallSeconds)
+	m.Gauge("ingress_connections_stalled", "Chat connections not being read now because the bus holds the reader back.", float64(ts.Stalled))
 	m.Gauge("ingress_connections", "Pooled chat connections.", float64(len(ts.Connections)))
 	m.Gauge("ingress_connections_connected", "Chat connections that are up.", float64(connected))
 	m.Gauge("ingress_channels_wanted", "Channels wanted.", float64(ts.Wanted))

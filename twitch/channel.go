@@ -223,8 +223,11 @@ func (m *Manager) onJoined(s *session, name []byte, now time.Time) {
 	}
 	// Keep the slot's reported state in step with Ready: the slot loop
 	// would only get to it after the poke.
-	if sl := s.sl; sl.cur == s && sl.old == nil && sl.state == stateJoining && m.allJoined(sl, s) {
-		sl.state = stateReady
+	if m.allJoined(s.sl, s) {
+		s.settled = true
+		if sl := s.sl; sl.cur == s && sl.old == nil && sl.state == stateJoining {
+			sl.state = stateReady
+		}
 	}
 	s.sl.poke()
 }
@@ -268,6 +271,12 @@ func (m *Manager) sessionGone(s *session, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s.gone = true
+	gapAt := now
+	if b := s.behindSince.Load(); b != 0 && b < now.UnixNano() {
+		// Reading had not caught up after a stall: what the server sent
+		// since then may be lost.
+		gapAt = time.Unix(0, b)
+	}
 	for name, js := range s.chans {
 		if !js.joined {
 			continue
@@ -278,7 +287,7 @@ func (m *Manager) sessionGone(s *session, now time.Time) {
 		}
 		ch.covered--
 		if ch.covered == 0 && ch.failed == "" && !m.ctxDone() {
-			ch.gapStart = now
+			ch.gapStart = gapAt
 		}
 	}
 	clear(s.chans)

@@ -101,7 +101,9 @@ type Options struct {
 	// 30 s.
 	ReconnectMax time.Duration
 	// HealthyAfter is how long a connection must stay up for the backoff
-	// to start over. Default 60 s.
+	// to start over, if it did not join every channel. A connection that
+	// registered and joined every channel has succeeded: the backoff starts
+	// over when it ends, whenever that is. Default 60 s.
 	HealthyAfter time.Duration
 	// PingInterval is how long the connection may be silent before we send
 	// our own PING (IRC_PING_INTERVAL). Default 15 s.
@@ -109,6 +111,13 @@ type Options struct {
 	// PongTimeout is how long after our PING the connection is declared
 	// dead if nothing arrives (IRC_PONG_TIMEOUT). Default 5 s.
 	PongTimeout time.Duration
+	// StallAfter is how long a HandleLine call may wait (backpressure from
+	// the bus) before its connection counts as stalled: reported in the
+	// status and the log, and if the connection then ends before it caught
+	// up, the gap of its channels starts when reading stopped. A stalled
+	// reader is not a silent connection: the keepalive leaves it alone.
+	// Default 2 s.
+	StallAfter time.Duration
 	// RegisterTimeout bounds dial, handshakes and registration (up to
 	// 001). Default 15 s.
 	RegisterTimeout time.Duration
@@ -197,6 +206,7 @@ func (o *Options) setDefaults() {
 	def(&o.HealthyAfter, 60*time.Second)
 	def(&o.PingInterval, 15*time.Second)
 	def(&o.PongTimeout, 5*time.Second)
+	def(&o.StallAfter, 2*time.Second)
 	def(&o.RegisterTimeout, 15*time.Second)
 	def(&o.WriteTimeout, 10*time.Second)
 	defInt(&o.JoinRate, 20)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ const (
 	pingKeepalive = "keepalive"
 	pingDrain     = "drain"
 	pingCaughtUp  = "caughtup"
+	pingResume    = "resume" // followed by the number of the stall
 )
 
 // session is one connection: its transport, a reader goroutine (which
@@ -49,6 +51,11 @@ type session struct {
 	pingSentAt atomic.Int64 // unix ns of our last keepalive PING
 	rtt        atomic.Int64 // ns, last keepalive round trip
 	inHandler  atomic.Int64 // unix ns when the running HandleLine call began; 0: none
+	// behindSince is when reading stopped for a stalled HandleLine call
+	// (unix ns; 0: not behind). It is cleared when the resume PING sent
+	// after the last stall is answered: every line sent before it was read.
+	behindSince atomic.Int64
+	resumeSeq   atomic.Uint64 // number of the last resume PING
 
 	// Reader goroutine only.
 	msg        ircv3.Message
@@ -60,6 +67,7 @@ type session struct {
 	parts   []string            // channels to PART at the next sync
 	parting map[string]struct{} // PARTs sent whose echo is ours
 	gone    bool                // sessionGone was called
+	settled bool                // registered and joined every channel once
 }
 
 func newSession(m *Manager, sl *slot, id uint64, login string, tr transport, now time.Time) *session {
@@ -155,7 +163,8 @@ func (s *session) writeLoop() {
 }
 
 // keepalive sends a PING after PingInterval without a line, and ends the
-// session when nothing arrives within PongTimeout of it.
+// session when nothing arrives within PongTimeout of it. While the reader
+// waits on the Handler, the connection is not judged.
 func (s *session) keepalive() {
 	defer s.wg.Done()
 	o := &s.m.o
@@ -164,6 +173,7 @@ func (s *session) keepalive() {
 	var (
 		pingAt    time.Time // when the outstanding PING was sent
 		linesAtPg uint64
+		warned    int64 // the stalled HandleLine call already logged
 	)
 	for {
 		select {
@@ -172,6 +182,21 @@ func (s *session) keepalive() {
 		case <-t.C:
 		}
 		now := time.Now()
+		if h := s.inHandler.Load(); h != 0 {
+			// The reader waits on the Handler (backpressure): the
+			// connection is not silent, we are not reading. Judging it by
+			// lines read would close a live connection and throw away what
+			// it holds. An outstanding PING's answer is queued behind the
+			// unread lines.
+			if since := time.Unix(0, h); now.Sub(since) >= o.StallAfter && warned != h {
+				warned = h
+				s.m.log.Warn("reading stalled: the handler is waiting (bus backpressure)", "slot", s.sl.id, "conn", s.id,
+					"since", since)
+			}
+			pingAt = time.Time{}
+			t.Reset(min(o.PingInterval, o.StallAfter))
+			continue
+		}
 		if !pingAt.IsZero() {
 			if s.nlines.Load() == linesAtPg {
 				if wait := pingAt.Add(o.PongTimeout).Sub(now); wait > 0 {
@@ -248,12 +273,40 @@ func (s *session) readLoop(ctx context.Context) {
 		s.inHandler.Store(now.UnixNano())
 		err = h.HandleLine(ctx, &s.line)
 		s.inHandler.Store(0)
-		cnt.handlerNanos.Add(int64(time.Since(now)))
+		waited := time.Since(now)
+		cnt.handlerNanos.Add(int64(waited))
+		if waited >= s.m.o.StallAfter {
+			s.stalled(now, waited)
+		}
 		if err != nil {
 			s.m.fatal(fmt.Errorf("twitch: handler: %w", err))
 			s.fail(err)
 			return
 		}
+	}
+}
+
+// stalled records that reading stopped for d from start while the Handler
+// waited (backpressure). The server went on sending meanwhile: until a PING
+// sent now is answered, what it sent may not all arrive (Twitch drops a
+// reader that falls behind), so if the connection ends first, the gap of
+// its channels starts at start.
+func (s *session) stalled(start time.Time, d time.Duration) {
+	cnt := &s.sl.cnt
+	cnt.stalls.Add(1)
+	cnt.stallNanos.Add(int64(d))
+	s.behindSince.CompareAndSwap(0, start.UnixNano())
+	s.m.log.Info("reading resumed after waiting on the handler", "slot", s.sl.id, "conn", s.id, "waited", d.String())
+	n := s.resumeSeq.Add(1)
+	s.trySend([]byte("PING :" + pingResume + strconv.FormatUint(n, 10) + "\r\n"))
+}
+
+// resumed handles the answer to a resume PING: when it answers the last
+// one, reading has caught up.
+func (s *session) resumed(token []byte) {
+	n, err := strconv.ParseUint(string(token[len(pingResume):]), 10, 64)
+	if err == nil && n == s.resumeSeq.Load() {
+		s.behindSince.Store(0)
 	}
 }
 
@@ -291,6 +344,10 @@ func (s *session) control(c int, msg *ircv3.Message, now time.Time) {
 			s.drained.set()
 		case pingCaughtUp:
 			s.caughtUp.set()
+		default:
+			if t := msg.Trailing(); bytes.HasPrefix(t, []byte(pingResume)) {
+				s.resumed(t)
+			}
 		}
 	case cmdReconnect:
 		s.reconnect.set()

@@ -44,6 +44,8 @@ type counters struct {
 	joins, joinRetries, authAttempts atomic.Uint64
 	loginFailures                    atomic.Uint64
 	handlerNanos                     atomic.Int64
+	stalls                           atomic.Uint64 // HandleLine calls that took StallAfter or more
+	stallNanos                       atomic.Int64  // their time
 	byCommand                        [numCommands]atomic.Uint64
 }
 
@@ -296,7 +298,14 @@ func (l *slotLoop) curEnded() {
 	if errors.Is(cur.err, ErrLoginFailed) {
 		sl.cnt.loginFailures.Add(1)
 	}
-	if reg := cur.regAt.Load(); reg != 0 && now.Sub(time.Unix(0, reg)) >= m.o.HealthyAfter {
+	// Back off on failures to connect, register or join, not on a server
+	// that closes connections that worked: one that registered and joined
+	// every channel, or stayed up HealthyAfter, starts the backoff over
+	// (whose floor, ReconnectInitial/2, still spaces the reconnects).
+	m.mu.Lock()
+	settled := cur.settled
+	m.mu.Unlock()
+	if reg := cur.regAt.Load(); reg != 0 && (settled || now.Sub(time.Unix(0, reg)) >= m.o.HealthyAfter) {
 		l.bo.reset()
 	}
 	m.log.Warn("connection lost", "slot", sl.id, "conn", cur.id, "error", cur.err.Error())
@@ -382,6 +391,7 @@ func (l *slotLoop) setState() {
 		st = stateJoining
 		if l.m.allJoined(l.sl, l.cur) {
 			st = stateReady
+			l.cur.settled = true
 		}
 	case !l.dialing:
 		st = stateBackoff

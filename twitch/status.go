@@ -19,6 +19,9 @@ type Status struct {
 	RecentGaps  []Gap        `json:"recentGaps"`  // the last closed gaps, oldest first
 	Failed      []Failed     `json:"failed"`      // channels that failed
 	Connections []ConnStatus `json:"connections"` // one per pooled connection
+	// Stalled is how many connections are not being read now because the
+	// Handler waits (bus backpressure) for StallAfter or longer.
+	Stalled int `json:"stalled"`
 }
 
 // Failed is a channel that could not be joined or was parted by the server.
@@ -46,6 +49,12 @@ type ConnStatus struct {
 	// write_stalled, closed_by_server, error.
 	ReconnectsByReason map[string]uint64 `json:"reconnectsByReason,omitempty"`
 	PingRTTMillis      float64           `json:"pingRttMs"`
+	// StalledSince is when reading stopped, while the Handler has been
+	// waiting for StallAfter or longer; zero when reading.
+	StalledSince time.Time `json:"stalledSince,omitzero"`
+	// BehindSince is when reading stopped for the last stall, until the
+	// connection is known to have caught up; zero when it has.
+	BehindSince time.Time `json:"behindSince,omitzero"`
 	LastError          string            `json:"lastError,omitempty"`
 	Counters           Counters          `json:"counters"`
 }
@@ -64,6 +73,8 @@ type Counters struct {
 	AuthAttempts       uint64            `json:"authAttempts"`
 	LoginFailures      uint64            `json:"loginFailures"`
 	HandlerWaitSeconds float64           `json:"handlerWaitSeconds"` // time the reader spent in the Handler, backpressure included
+	Stalls             uint64            `json:"stalls"`             // Handler calls of StallAfter or longer
+	StallSeconds       float64           `json:"stallSeconds"`       // their time (a stall still running counts too)
 }
 
 // Status returns a snapshot.
@@ -97,7 +108,11 @@ func (m *Manager) Status() Status {
 	slices.SortFunc(st.Failed, func(a, b Failed) int { return cmpString(a.Channel, b.Channel) })
 	slices.SortFunc(st.OpenGaps, func(a, b Gap) int { return cmpString(a.Channel, b.Channel) })
 	for _, sl := range m.slots {
-		st.Connections = append(st.Connections, m.slotStatus(sl))
+		cs := m.slotStatus(sl)
+		if !cs.StalledSince.IsZero() {
+			st.Stalled++
+		}
+		st.Connections = append(st.Connections, cs)
 	}
 	return st
 }
@@ -162,14 +177,32 @@ func (m *Manager) slotStatus(sl *slot) ConnStatus {
 		AuthAttempts:       c.authAttempts.Load(),
 		LoginFailures:      c.loginFailures.Load(),
 		HandlerWaitSeconds: time.Duration(c.handlerNanos.Load()).Seconds(),
+		Stalls:             c.stalls.Load(),
+		StallSeconds:       time.Duration(c.stallNanos.Load()).Seconds(),
 	}
 	// A call still running (a blocked bus) counts too.
+	now := time.Now()
 	for _, s := range []*session{sl.cur, sl.old} {
 		if s == nil {
 			continue
 		}
-		if since := s.inHandler.Load(); since != 0 {
-			cs.Counters.HandlerWaitSeconds += time.Since(time.Unix(0, since)).Seconds()
+		if b := s.behindSince.Load(); b != 0 && (cs.BehindSince.IsZero() || b < cs.BehindSince.UnixNano()) {
+			cs.BehindSince = time.Unix(0, b)
+		}
+		since := s.inHandler.Load()
+		if since == 0 {
+			continue
+		}
+		waited := now.Sub(time.Unix(0, since))
+		cs.Counters.HandlerWaitSeconds += waited.Seconds()
+		if waited >= m.o.StallAfter {
+			cs.Counters.StallSeconds += waited.Seconds()
+			if cs.StalledSince.IsZero() || since < cs.StalledSince.UnixNano() {
+				cs.StalledSince = time.Unix(0, since)
+			}
+			if cs.BehindSince.IsZero() || since < cs.BehindSince.UnixNano() {
+				cs.BehindSince = time.Unix(0, since)
+			}
 		}
 	}
 	for i := range c.byCommand {
