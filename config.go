@@ -80,7 +80,7 @@ func newSettings(c *config) *settings {
 	s.oneOf(&c.busDriver, "MESSAGE_BUS_DRIVER", "bus", "embedded", "message bus driver", "embedded", "nats", "nats-core", "pubsub", "stdout")
 	s.str(&c.natsURL, "NATS_URL", "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated (nats, nats-core)")
 	s.str(&c.natsStream, "NATS_STREAM", "nats-stream", "INGRESS", "JetStream stream name (embedded; nats with NATS_ENSURE_STREAM)")
-	s.boolean(&c.ensureStream, "NATS_ENSURE_STREAM", "nats-ensure-stream", "false", "create or update the stream at start (nats); the embedded bus always does")
+	s.boolean(&c.ensureStream, "NATS_ENSURE_STREAM", "nats-ensure-stream", "false", "create or update the stream (nats), in the background: until it exists the bus is not ready; the embedded bus always does")
 	s.str(&c.natsCreds, "NATS_CREDS", "nats-creds", "", "NATS credentials (.creds) file")
 	s.secret(&c.natsToken, "NATS_TOKEN", "nats-token", "NATS auth token (secret)")
 	s.str(&c.natsTLSCA, "NATS_TLS_CA", "nats-tls-ca", "", "PEM file of the NATS server's CA")
@@ -156,6 +156,14 @@ func (c *config) check(getenv func(string) string) []string {
 	}
 	if (c.tokenDoc != "" || c.tokenCollection != "") && (c.clientID == "" || c.clientSecret == "") {
 		p = append(p, "  the Firestore mode refreshes tokens: set TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET")
+	}
+	if err := twitch.CheckURL(c.ircURL); err != nil {
+		p = append(p, "  TWITCH_IRC_URL: "+err.Error())
+	}
+	if c.busDriver == "nats" || c.busDriver == "nats-core" {
+		if err := natsbus.CheckURL(c.natsURL); err != nil {
+			p = append(p, "  NATS_URL: "+err.Error())
+		}
 	}
 	if (c.natsTLSCert == "") != (c.natsTLSKey == "") {
 		p = append(p, "  NATS_TLS_CERT and NATS_TLS_KEY go together; set both or neither")

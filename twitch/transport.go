@@ -46,6 +46,14 @@ type endpoint struct {
 
 // parseEndpoint accepts wss://, ws://, tls:// or ircs://, tcp:// or irc://
 // URLs. A missing port is the scheme's usual one.
+// CheckURL reports whether s is a chat server URL that New accepts
+// (Options.URL), so that a configuration can be checked before anything
+// starts.
+func CheckURL(s string) error {
+	_, err := parseEndpoint(s)
+	return err
+}
+
 func parseEndpoint(s string) (endpoint, error) {
 	u, err := url.Parse(s)
 	if err != nil {

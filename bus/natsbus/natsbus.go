@@ -20,6 +20,7 @@
 package natsbus
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -171,6 +172,32 @@ type Driver struct {
 	// which nats.go holds while it writes to a slow socket (seconds: a
 	// /readyz probe would time out).
 	up atomic.Bool
+	// streamReady is closed once Options.Stream exists as configured; nil
+	// when there is no stream to ensure.
+	streamReady chan struct{}
+	stopStream  context.CancelFunc // ends ensureStreamLoop (Close)
+}
+
+// CheckURL reports whether s, a comma-separated list of server URLs as in
+// Options.URL, can be used: each has a scheme nats.go knows (nats, tls, ws,
+// wss) and a host. Errors never show user information.
+func CheckURL(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		u, err := url.Parse(p)
+		if err != nil {
+			return fmt.Errorf("natsbus: %s is not a URL", RedactURL(p))
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("natsbus: %s: scheme %q, want nats, tls, ws or wss", RedactURL(p), u.Scheme)
+		}
+		if u.Hostname() == "" {
+			return fmt.Errorf("natsbus: %s has no host", RedactURL(p))
+		}
+	}
+	return nil
 }
 
 // RedactURL returns the URL list with any user information removed, for logs.
@@ -190,9 +217,10 @@ func RedactURL(s string) string {
 	return strings.Join(parts, ",")
 }
 
-// New connects (and, with opts.Stream, creates the stream). The connection
-// keeps retrying in the background if the server is not up yet; only
-// creating the stream waits for it, until ctx is done.
+// New connects and returns at once: the connection keeps retrying in the
+// background if the server is not up yet. With opts.Stream the stream is
+// created or updated in the background too, until Close: the driver is not
+// Ready, and Send waits, until it exists.
 func New(ctx context.Context, opts Options) (*Driver, error) {
 	opts.setDefaults()
 	d := &Driver{opts: opts, log: opts.Logger.With("component", "natsbus")}
@@ -271,10 +299,13 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		}
 	}
 	if opts.Stream != nil {
-		if err := d.EnsureStream(ctx, *opts.Stream); err != nil {
-			nc.Close()
-			return nil, err
-		}
+		// In the background: a bus that is down at start must not hold the
+		// service's start (and its liveness endpoint) back. Until the
+		// stream exists the driver is not ready and Send waits.
+		d.streamReady = make(chan struct{})
+		sctx, cancel := context.WithCancel(context.Background())
+		d.stopStream = cancel
+		go d.ensureStreamLoop(sctx, *opts.Stream)
 	}
 	d.log.Info("nats: publisher connecting", "url", RedactURL(opts.URL), "mode", opts.Mode.String())
 	return d, nil
@@ -330,11 +361,52 @@ func (d *Driver) EnsureStream(ctx context.Context, s StreamOptions) error {
 	}
 }
 
+// streamRetry is the wait before the stream is tried again after a
+// refusal (a conflicting configuration an operator may fix).
+const streamRetry = 5 * time.Second
+
+// ensureStreamLoop creates or updates the stream until it succeeds or ctx
+// is done, then closes streamReady.
+func (d *Driver) ensureStreamLoop(ctx context.Context, s StreamOptions) {
+	for {
+		err := d.EnsureStream(ctx, s)
+		if err == nil {
+			d.log.Info("nats: stream ready", "stream", cmp.Or(s.Name, "INGRESS"))
+			close(d.streamReady)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.log.Error("nats: cannot create or update the stream; retrying", "error", errString(err),
+			"retryIn", streamRetry.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(streamRetry):
+		}
+	}
+}
+
+// streamOK reports whether the stream to ensure, if any, exists.
+func (d *Driver) streamOK() bool {
+	if d.streamReady == nil {
+		return true
+	}
+	select {
+	case <-d.streamReady:
+		return true
+	default:
+		return false
+	}
+}
+
 // Conn returns the underlying connection (for tests and status pages).
 func (d *Driver) Conn() *nats.Conn { return d.nc }
 
-// Ready reports whether the connection is up.
-func (d *Driver) Ready() bool { return d.up.Load() }
+// Ready reports whether the connection is up and the stream to ensure, if
+// any, exists.
+func (d *Driver) Ready() bool { return d.up.Load() && d.streamOK() }
 
 type batchState struct {
 	futs []jetstream.PubAckFuture
@@ -408,6 +480,16 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 		}
 		return
 	}
+	if d.streamReady != nil {
+		select {
+		case <-d.streamReady:
+		case <-ctx.Done():
+			for i := range b.Msgs {
+				b.Errs[i] = bus.Unavailable(ctx.Err())
+			}
+			return
+		}
+	}
 	st.futs = st.futs[:0]
 	for i := range b.Msgs {
 		if err := ctx.Err(); err != nil {
@@ -456,6 +538,9 @@ func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
 // through a slow or dead link would only hold the shutdown past its
 // deadline.
 func (d *Driver) Close() error {
+	if d.stopStream != nil {
+		d.stopStream()
+	}
 	if d.opts.Mode == Core && d.up.Load() {
 		d.nc.FlushTimeout(d.opts.AckTimeout)
 	}

@@ -473,3 +473,59 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamEnsuredInTheBackground: with a stream to ensure and the server
+// down, New returns at once (the service's HTTP server, and its liveness
+// endpoint, start after it); the driver is not ready and holds what it is
+// given until the server comes and the stream exists.
+func TestStreamEnsuredInTheBackground(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+
+	type result struct {
+		d   *natsbus.Driver
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		d, err := natsbus.New(context.Background(), natsbus.Options{URL: url, Stream: streamOpts(), Logger: quiet,
+			ReconnectWait: 20 * time.Millisecond, ReconnectJitter: time.Millisecond})
+		got <- result{d, err}
+	}()
+	var d *natsbus.Driver
+	select {
+	case r := <-got:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		d = r.d
+	case <-time.After(30 * time.Second): // a hang guard, not a timing threshold
+		t.Fatal("New waits for a bus that is down")
+	}
+	if d.Ready() {
+		t.Error("Ready with the bus down and no stream")
+	}
+	p := bus.New(d, bus.Options{Logger: quiet, MaxBackoff: 100 * time.Millisecond})
+	const n = 100
+	for i := range n {
+		if err := p.Publish(context.Background(), message(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startServer(t, port, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := p.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := rep.Stats; st.Acked != n || st.Lost != 0 || st.FailureEvents != 0 {
+		t.Errorf("acked %d lost %d failure events %d, want %d 0 0", st.Acked, st.Lost, st.FailureEvents, n)
+	}
+	checkExactlyOnce(t, readStream(t, url), n, false)
+}
