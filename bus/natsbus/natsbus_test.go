@@ -63,6 +63,16 @@ func newDriver(t *testing.T, o natsbus.Options) *natsbus.Driver {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.Stream != nil {
+		// The stream is ensured in the background: the tests start from a
+		// stream that exists, as before a bus outage.
+		for !d.Ready() {
+			if ctx.Err() != nil {
+				t.Fatal("the stream was not created within 10 s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	return d
 }
 
