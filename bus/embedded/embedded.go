@@ -104,13 +104,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		Duplicates: opts.Duplicates,
 		MaxBytes:   opts.MaxBytes,
 	}
-	// Create the stream once, with a short-lived driver.
-	d, err := natsbus.New(ctx, natsbus.Options{URL: s.URL(), Stream: &s.stream, Logger: opts.Logger})
+	// Create the stream once, with a short-lived driver, before Start
+	// returns.
+	d, err := natsbus.New(ctx, natsbus.Options{URL: s.URL(), Logger: opts.Logger})
 	if err != nil {
 		s.Shutdown()
 		return nil, err
 	}
+	err = d.EnsureStream(ctx, s.stream)
 	d.Close()
+	if err != nil {
+		s.Shutdown()
+		return nil, err
+	}
 	s.log.Info("embedded nats-server listening", "url", s.URL(), "port", s.Port(),
 		"store", dir, "stream", opts.Stream, "subjects", s.stream.Subjects)
 	return s, nil
