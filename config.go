@@ -54,6 +54,7 @@ type config struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
 	joinRate         int
+	connectRate      int
 	channelsPerConn  int
 	maxLine          int
 	membership       bool
@@ -112,7 +113,8 @@ func newSettings(c *config) *settings {
 	s.millis(&c.reconnectMax, "IRC_RECONNECT_MAX_MS", "reconnect-max-ms", "30000", "reconnect delay cap, milliseconds", time.Millisecond, 24*time.Hour)
 	s.duration(&c.pingInterval, "IRC_PING_INTERVAL", "ping-interval", "15s", "silence before we PING the server", time.Second, time.Hour)
 	s.duration(&c.pongTimeout, "IRC_PONG_TIMEOUT", "pong-timeout", "5s", "wait for an answer to our PING before the connection is declared dead", 100*time.Millisecond, time.Hour)
-	s.integer(&c.joinRate, "TWITCH_JOIN_RATE", "join-rate", "20", "JOINs per 10 s over all connections (verified bots may use more)", 1, 100000)
+	s.integer(&c.joinRate, "TWITCH_JOIN_RATE", "join-rate", "20", "JOINs per 10 s per Twitch identity: per account, and per anonymous connection (verified bots may use more)", 1, 100000)
+	s.integer(&c.connectRate, "TWITCH_CONNECT_RATE", "connect-rate", "5", "new anonymous connections per second, all together (our caution; accounts keep Twitch's 20 logins per 10 s)", 1, 1000)
 	s.integer(&c.channelsPerConn, "TWITCH_CHANNELS_PER_CONN", "channels-per-conn", "90", "most channels on one connection", 1, 10000)
 	s.integer(&c.maxLine, "IRC_MAX_LINE", "max-line", "16384", "longest accepted line in bytes; longer lines are counted and skipped", 512, 1<<20)
 	s.boolean(&c.membership, "TWITCH_MEMBERSHIP", "membership", "false", "request twitch.tv/membership (JOIN/PART of viewers)")
@@ -293,6 +295,7 @@ func (c *config) twitchOptions(auth twitch.AuthSource, h twitch.Handler, log *sl
 		PingInterval:     c.pingInterval,
 		PongTimeout:      c.pongTimeout,
 		JoinRate:         c.joinRate,
+		ConnectRate:      c.connectRate,
 		JoinWindow:       10 * time.Second,
 		ChannelsPerConn:  c.channelsPerConn,
 		MaxLine:          c.maxLine,

@@ -144,7 +144,7 @@ func (m *Manager) syncJoins(sl *slot, s *session, now time.Time) time.Time {
 	parts := s.parts
 	s.parts = nil
 	slices.Sort(need)
-	taken, retry := m.joinLimit.take(now, len(need))
+	taken, retry := s.joins.take(now, len(need))
 	if taken < len(need) {
 		soonest(now.Add(retry))
 	}

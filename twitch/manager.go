@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,11 +125,20 @@ type Options struct {
 	// WriteTimeout bounds one write. Default 10 s.
 	WriteTimeout time.Duration
 
-	// JoinRate JOINs per JoinWindow, for all connections together
-	// (TWITCH_JOIN_RATE). Default 20 per 10 s (Twitch's limit for normal
+	// JoinRate JOINs per JoinWindow per Twitch identity
+	// (TWITCH_JOIN_RATE): one budget for all the connections of an account,
+	// and one for each anonymous connection, which is its own justinfan
+	// identity. Default 20 per 10 s (Twitch's published limit for normal
 	// accounts; verified bots may use more).
 	JoinRate   int
 	JoinWindow time.Duration
+	// ConnectRate is the most new anonymous connections per second, all
+	// together (TWITCH_CONNECT_RATE), so that a cold start of a thousand
+	// connections does not look like an attack. Twitch publishes no limit
+	// for anonymous logins: this is our own caution. Logins as an account
+	// keep Twitch's published 20 authentication attempts per 10 s per
+	// account. Default 5.
+	ConnectRate int
 	// JoinTimeout is how long a JOIN may stay unconfirmed (no JOIN echo, no
 	// ROOMSTATE) before it is sent again. Default 15 s.
 	JoinTimeout time.Duration
@@ -210,6 +220,7 @@ func (o *Options) setDefaults() {
 	def(&o.RegisterTimeout, 15*time.Second)
 	def(&o.WriteTimeout, 10*time.Second)
 	defInt(&o.JoinRate, 20)
+	defInt(&o.ConnectRate, 5)
 	def(&o.JoinWindow, 10*time.Second)
 	def(&o.JoinTimeout, 15*time.Second)
 	defInt(&o.ChannelsPerConn, 90)
@@ -228,11 +239,11 @@ func (o *Options) setDefaults() {
 // hands every line they receive to a Handler. Create it with New, start it
 // with Run. Its methods are safe for concurrent use.
 type Manager struct {
-	o         Options
-	ep        endpoint
-	log       *slog.Logger
-	joinLimit *window
-	authLimit *window
+	o   Options
+	ep  endpoint
+	log *slog.Logger
+	// anonConnect limits new anonymous connections (ConnectRate).
+	anonConnect *window
 
 	mu         sync.Mutex
 	channels   map[string]*channel // wanted channels, by normalised name
@@ -249,6 +260,27 @@ type Manager struct {
 	gapSeconds float64 // total length of closed gaps
 	nextConn   uint64
 	started    time.Time
+	accounts   map[string]*account // budgets of the accounts logged in as
+}
+
+// account holds the budgets Twitch keeps per account: JOINs (JoinRate per
+// JoinWindow) and authentication attempts (authRate per authWindow). Every
+// connection that logs in as the account shares them.
+type account struct {
+	joins, logins *window
+}
+
+// account returns login's budgets, created at first use.
+func (m *Manager) account(login string) *account {
+	login = strings.ToLower(login)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.accounts[login]
+	if a == nil {
+		a = &account{joins: newWindow(m.o.JoinRate, m.o.JoinWindow), logins: newWindow(authRate, authWindow)}
+		m.accounts[login] = a
+	}
+	return a
 }
 
 // New returns a Manager for opts. It checks the URL and the channels; it
@@ -263,13 +295,13 @@ func New(opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		o:         opts,
-		ep:        ep,
-		log:       opts.Logger.With("component", "twitch"),
-		joinLimit: newWindow(opts.JoinRate, opts.JoinWindow),
-		authLimit: newWindow(authRate, authWindow),
-		channels:  make(map[string]*channel),
-		stopped:   make(chan struct{}),
+		o:           opts,
+		ep:          ep,
+		log:         opts.Logger.With("component", "twitch"),
+		anonConnect: newWindow(opts.ConnectRate, time.Second),
+		channels:    make(map[string]*channel),
+		stopped:     make(chan struct{}),
+		accounts:    make(map[string]*account),
 	}
 	for _, c := range opts.Channels {
 		if err := m.add(c); err != nil {

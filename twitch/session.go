@@ -31,6 +31,7 @@ type session struct {
 	id    uint64
 	login string
 	tr    transport
+	joins *window // the JOIN budget of its identity
 
 	q    chan []byte   // write queue; a full queue blocks send
 	stop chan struct{} // closed by fail
@@ -418,7 +419,6 @@ func (s *session) register(a Auth) error {
 	s.send(b)
 	return nil
 }
-
 
 // Commands counted separately in the status.
 const (

@@ -476,17 +476,13 @@ func (sl *slot) release(m *Manager) bool {
 
 var errSlotClosed = errors.New("twitch: connection no longer needed")
 
-// openSession logs in and registers a new connection for sl.
-func (m *Manager) openSession(ctx context.Context, sl *slot) (*session, error) {
-	if err := m.authLimit.wait(ctx); err != nil {
-		return nil, err
-	}
-	sl.cnt.authAttempts.Add(1)
+// chatAuth returns the credentials and the login of a new connection.
+func (m *Manager) chatAuth(ctx context.Context) (Auth, string, error) {
 	auth := Auth{Anonymous: true}
 	if m.o.Auth != nil {
 		a, err := m.o.Auth.ChatAuth(ctx, m.o.Login)
 		if err != nil {
-			return nil, fmt.Errorf("twitch: credentials: %w", err)
+			return Auth{}, "", fmt.Errorf("twitch: credentials: %w", err)
 		}
 		auth = a
 	}
@@ -498,6 +494,29 @@ func (m *Manager) openSession(ctx context.Context, sl *slot) (*session, error) {
 	if login == "" {
 		login = m.o.Login
 	}
+	return auth, login, nil
+}
+
+// openSession logs in and registers a new connection for sl, within the
+// budgets of its identity: an account's logins and JOINs are shared by all
+// its connections; an anonymous connection has JOINs of its own, and new
+// anonymous connections share ConnectRate.
+func (m *Manager) openSession(ctx context.Context, sl *slot) (*session, error) {
+	auth, login, err := m.chatAuth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	logins, joins := m.anonConnect, (*window)(nil)
+	if auth.Anonymous {
+		joins = newWindow(m.o.JoinRate, m.o.JoinWindow)
+	} else {
+		a := m.account(login)
+		logins, joins = a.logins, a.joins
+	}
+	if err := logins.wait(ctx); err != nil {
+		return nil, err
+	}
+	sl.cnt.authAttempts.Add(1)
 	rctx, cancel := context.WithTimeout(ctx, m.o.RegisterTimeout)
 	defer cancel()
 	tr, err := dialTransport(rctx, m.ep, &m.o)
@@ -512,6 +531,7 @@ func (m *Manager) openSession(ctx context.Context, sl *slot) (*session, error) {
 	id := m.nextConn
 	m.mu.Unlock()
 	s := newSession(m, sl, id, login, tr, time.Now())
+	s.joins = joins
 	s.start(ctx)
 	if err := s.register(auth); err != nil {
 		s.fail(err)

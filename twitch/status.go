@@ -55,8 +55,8 @@ type ConnStatus struct {
 	// BehindSince is when reading stopped for the last stall, until the
 	// connection is known to have caught up; zero when it has.
 	BehindSince time.Time `json:"behindSince,omitzero"`
-	LastError          string            `json:"lastError,omitempty"`
-	Counters           Counters          `json:"counters"`
+	LastError   string    `json:"lastError,omitempty"`
+	Counters    Counters  `json:"counters"`
 }
 
 // Counters of a pooled connection.
