@@ -154,15 +154,26 @@ func (t *tcpTransport) WriteLines(b []byte) error {
 func (t *tcpTransport) Close() error { return t.c.Close() }
 
 // wsTransport reads WebSocket text messages, each holding one or more
-// lines, into one reused buffer, and sends one line per message.
+// lines, into one reused buffer, and sends one line per message. The
+// buffer starts at wsBufMin and grows (doubling) to what the largest
+// message needs, up to the read limit; after wsShrinkAfter messages in a
+// row that fit in wsBufMin it goes back to that size, so that a burst does
+// not keep an idle connection's memory.
 type wsTransport struct {
-	c    *websocket.Conn
-	buf  []byte // one message; len = read limit + 1
-	rest []byte // unread lines of the current message
-	max  int
-	wt   time.Duration
-	once sync.Once
+	c     *websocket.Conn
+	buf   []byte // one message
+	rest  []byte // unread lines of the current message
+	limit int    // the read limit: the largest message
+	small int    // messages in a row that fit in wsBufMin
+	max   int
+	wt    time.Duration
+	once  sync.Once
 }
+
+const (
+	wsBufMin      = 4 << 10
+	wsShrinkAfter = 256
+)
 
 func dialWS(ctx context.Context, ep endpoint, o *Options, dial func(context.Context, string, string) (net.Conn, error), tlsConf func() *tls.Config) (transport, error) {
 	origin := o.Origin
@@ -189,7 +200,7 @@ func dialWS(ctx context.Context, ep endpoint, o *Options, dial func(context.Cont
 	}
 	limit := o.MaxMessage
 	c.SetReadLimit(int64(limit))
-	return &wsTransport{c: c, buf: make([]byte, limit+1), max: o.MaxLine, wt: o.WriteTimeout}, nil
+	return &wsTransport{c: c, buf: make([]byte, min(wsBufMin, limit+1)), limit: limit, max: o.MaxLine, wt: o.WriteTimeout}, nil
 }
 
 // errBinaryMessage: Twitch sends text messages only.
@@ -208,6 +219,9 @@ func (t *wsTransport) ReadLine() ([]byte, error) {
 			}
 			return line, nil
 		}
+		if t.small >= wsShrinkAfter && len(t.buf) > wsBufMin {
+			t.buf = make([]byte, wsBufMin) // the burst is over
+		}
 		// A context without Done: coder/websocket would otherwise register
 		// a context.AfterFunc per message. Close unblocks the read.
 		typ, r, err := t.c.Reader(context.Background())
@@ -219,9 +233,22 @@ func (t *wsTransport) ReadLine() ([]byte, error) {
 			var m int
 			m, err = r.Read(t.buf[n:])
 			n += m
-			if err != nil || n == len(t.buf) {
+			if err != nil {
 				break
 			}
+			if n == len(t.buf) {
+				if len(t.buf) > t.limit {
+					break // one byte over the limit: too big
+				}
+				b := make([]byte, min(2*len(t.buf), t.limit+1))
+				copy(b, t.buf[:n])
+				t.buf = b
+			}
+		}
+		if n <= wsBufMin {
+			t.small++
+		} else {
+			t.small = 0
 		}
 		if err != io.EOF {
 			if err == nil {
