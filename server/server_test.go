@@ -20,7 +20,7 @@ type fakeAdmin struct{ added, removed []string }
 
 func (f *fakeAdmin) AddChannels(_ context.Context, l ...string) error {
 	if len(l) == 1 && l[0] == "bad name" {
-		return errors.New("twitch: invalid channel")
+		return errors.New(`twitch: invalid channel name "bad name": ' ' at byte 3 is not a-z, 0-9 or _`)
 	}
 	f.added = append(f.added, l...)
 	return nil
@@ -104,8 +104,8 @@ func TestAdminAccess(t *testing.T) {
 	if w := do(locked, "POST", "/_admin/channels", "198.51.100.7:5", "Bearer s3cret", `{"channels":["a","b"]}`); w.Code != 202 {
 		t.Errorf("add channels = %d %s", w.Code, w.Body)
 	}
-	if w := do(locked, "POST", "/_admin/channels", "127.0.0.1:5", "Bearer s3cret", `{"channels":["bad name"]}`); w.Code != 400 {
-		t.Errorf("add bad channel = %d", w.Code)
+	if w := do(locked, "POST", "/_admin/channels", "127.0.0.1:5", "Bearer s3cret", `{"channels":["bad name"]}`); w.Code != 400 || !strings.Contains(w.Body.String(), `"bad name": ' ' at byte 3`) {
+		t.Errorf("add bad channel = %d %q, want 400 with the reason", w.Code, w.Body)
 	}
 	if w := do(locked, "POST", "/_admin/channels", "127.0.0.1:5", "Bearer s3cret", `nope`); w.Code != 400 {
 		t.Errorf("add with bad body = %d", w.Code)
