@@ -10,10 +10,15 @@
 //   - acknowledged by the bus (Stats.Acked);
 //   - published as a failure event on Options.Prefix + "internal.finalize.v1"
 //     after its retries ran out or a permanent error (Stats.FailureEvents);
-//   - lost: logged at error level with its ids and counted (Stats.Lost), when
-//     even the failure event could not be published or Close gave up.
+//   - given up, logged at error level with its id (in entries of bounded
+//     size, see Report.Log) and counted, when even the failure event could
+//     not be published or Close gave up: as lost (Stats.Lost) when it never
+//     reached the bus or the bus refused it, as unknown (Stats.Unknown)
+//     when it was sent and no answer came, so that the bus may have
+//     stored it.
 //
-// so that Accepted == Acked + FailureEvents + Lost + Pending at any moment.
+// so that Accepted == Acked + FailureEvents + Lost + Unknown + Pending at
+// any moment.
 package bus
 
 import (
@@ -235,7 +240,8 @@ type Stats struct {
 	Accepted      uint64 // messages Publish accepted
 	Acked         uint64 // acknowledged by the bus
 	FailureEvents uint64 // ended as a failure event on the failure subject
-	Lost          uint64 // ended logged and counted, not delivered
+	Lost          uint64 // given up, never acknowledged: not sent, or refused by the bus
+	Unknown       uint64 // given up, sent without an answer: the bus may have stored it
 
 	Retries          uint64        // re-sends after a retryable failure
 	Unavailable      uint64        // sends refused because the bus was down (re-sent, no attempt spent)
@@ -252,13 +258,14 @@ type Stats struct {
 }
 
 type slot struct {
-	msg      Message // Data aliases buf
-	buf      []byte
-	enqAt    time.Time
-	attempts int // sends that failed retryably
-	sends    int // sends in all
-	lastErr  error
-	settled  bool
+	msg        Message // Data aliases buf
+	buf        []byte
+	enqAt      time.Time
+	attempts   int // sends that failed retryably
+	sends      int // sends in all
+	lastErr    error
+	settled    bool
+	unanswered bool // a send ended without an answer (NoAnswer): it may be stored
 }
 
 type job struct {
@@ -404,6 +411,7 @@ func (p *Publisher) Publish(ctx context.Context, m Message) error {
 	s.sends = 0
 	s.lastErr = nil
 	s.settled = false
+	s.unanswered = false
 	p.tailSeq++
 	p.bytes += n
 	p.pending++
@@ -451,27 +459,13 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Undelivered names a message that Close had to give up on.
-type Undelivered struct {
-	Subject  string
-	MsgID    string
-	Age      time.Duration
-	Attempts int // sends of the message
-	LastErr  string
-}
-
-// Report is what Close returns: the final counters and the messages it could
-// not deliver (also counted in Stats.Lost and logged).
-type Report struct {
-	Stats       Stats
-	Undelivered []Undelivered
-}
-
 // Close stops intake (Publish returns ErrClosed, blocked callers too), sends
 // everything queued and waits for it until ctx is done. What is still
-// unsettled then is abandoned: counted lost, logged, and listed in the
-// Report. Close then closes the driver. It returns ctx's error if it gave up,
-// joined with the driver's Close error.
+// unsettled then is given up: counted (Stats.Lost when it never reached
+// the bus or was refused, Stats.Unknown when it was sent and unanswered)
+// and listed in the Report. Close then closes the driver, and logs every
+// message it gave up with Report.Log. It returns ctx's error if it gave
+// up, joined with the driver's Close error.
 func (p *Publisher) Close(ctx context.Context) (Report, error) {
 	p.mu.Lock()
 	if p.closed {
@@ -490,7 +484,7 @@ func (p *Publisher) Close(ctx context.Context) (Report, error) {
 		// Everything not in a sender's hands is abandoned now; the senders
 		// abandon theirs when the cancelled context returns them.
 		for _, seq := range p.retry {
-			p.loseLocked(seq, ferr)
+			p.loseLocked(seq, joinErr(p.slot(seq).lastErr, ferr))
 		}
 		p.retry = p.retry[:0]
 		for ; p.nextSeq < p.tailSeq; p.nextSeq++ {
@@ -509,6 +503,7 @@ func (p *Publisher) Close(ctx context.Context) (Report, error) {
 	p.lost = nil
 	p.mu.Unlock()
 	rep.Stats = p.Stats()
+	rep.Log(p.log)
 	if ferr != nil || derr != nil {
 		return rep, joinErr(ferr, derr)
 	}
@@ -714,6 +709,9 @@ func (p *Publisher) complete(j *job) {
 		allOK = false
 		p.noteErrLocked(err)
 		s.lastErr = err
+		if IsNoAnswer(err) {
+			s.unanswered = true
+		}
 		if p.aborted {
 			p.loseLocked(seq, err)
 			continue
@@ -820,33 +818,25 @@ func (p *Publisher) advanceLocked() {
 	}
 }
 
-// loseLocked settles seq as lost: logged with its ids and counted.
-func (p *Publisher) loseLocked(seq uint64, err error) {
+// loseLocked gives seq up after err: counted as lost or unknown (see
+// Undelivered.Unknown) and settled. While the publisher is closed the
+// message goes to Close's report; otherwise it is returned, for the caller
+// to log once its lock is released.
+func (p *Publisher) loseLocked(seq uint64, err error) (u Undelivered, log bool) {
 	s := p.slot(seq)
 	if s.settled {
-		return
+		return Undelivered{}, false
 	}
-	p.st.Lost++
-	u := Undelivered{
-		Subject: s.msg.Subject, MsgID: s.msg.MsgID,
-		Age: time.Since(s.enqAt), Attempts: s.sends,
+	u = undelivered(s, err, time.Now(), false)
+	if u.Unknown {
+		p.st.Unknown++
+	} else {
+		p.st.Lost++
 	}
-	if err != nil {
-		u.LastErr = err.Error()
-	}
+	p.settleLocked(seq)
 	if p.closed {
 		p.lost = append(p.lost, u)
+		return Undelivered{}, false
 	}
-	p.log.Error("bus: message lost",
-		"subject", u.Subject, "msg_id", u.MsgID, "attempts", u.Attempts,
-		"error", u.LastErr, "snippet", snippet(s.msg.Data))
-	p.settleLocked(seq)
-}
-
-func snippet(b []byte) string {
-	const max = 120
-	if len(b) > max {
-		return string(b[:max]) + "…"
-	}
-	return string(b)
+	return u, true
 }

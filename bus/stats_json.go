@@ -37,6 +37,7 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		Acked                   uint64     `json:"acked"`
 		FailureEvents           uint64     `json:"failureEvents"`
 		Lost                    uint64     `json:"lost"`
+		Unknown                 uint64     `json:"unknown"`
 		Retries                 uint64     `json:"retries"`
 		Unavailable             uint64     `json:"unavailable"`
 		Permanent               uint64     `json:"permanent"`
@@ -49,7 +50,7 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	}{
 		Ready: s.Ready, Queued: s.Queued, QueuedBytes: s.QueuedBytes, RetainedBytes: s.RetainedBytes,
 		Pending: s.Pending, OldestPendingSeconds: s.OldestPending.Seconds(),
-		Accepted: s.Accepted, Acked: s.Acked, FailureEvents: s.FailureEvents, Lost: s.Lost,
+		Accepted: s.Accepted, Acked: s.Acked, FailureEvents: s.FailureEvents, Lost: s.Lost, Unknown: s.Unknown,
 		Retries: s.Retries, Unavailable: s.Unavailable, Permanent: s.Permanent, Batches: s.Batches,
 		Blocked: s.Blocked, BackpressureWaitSeconds: s.BackpressureWait.Seconds(),
 		LastError: s.LastError, LastErrorAt: lastErrAt,
