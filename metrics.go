@@ -88,6 +88,7 @@ func (svc *service) metrics(w io.Writer) {
 	m.Gauge("ingress_bus_queue_bytes", "Bytes held in the publisher's queue.", float64(bs.QueuedBytes))
 	m.Gauge("ingress_bus_pending", "Messages accepted and not yet settled.", float64(bs.Pending))
 	m.Gauge("ingress_bus_oldest_pending_seconds", "Age of the oldest message not yet settled.", bs.OldestPending.Seconds())
+	m.Gauge("ingress_bus_stalled_seconds", "Time messages have been pending without one settling, once past the stall bound (10 s); 0 otherwise.", bs.Stalled.Seconds())
 	m.Gauge("ingress_bus_ready", "1 when the publisher reaches the bus.", b2f(bs.Ready))
 	m.Histogram("ingress_receive_to_ack_seconds", "Time from reading a line to the bus acknowledging its envelope.",
 		bus.AckLatencyBuckets[:], bs.AckLatency.Counts[:], bs.AckLatency.Count, bs.AckLatency.Sum)

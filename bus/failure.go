@@ -157,9 +157,11 @@ func (p *Publisher) publishFailures(j *job) {
 			lost = append(lost, u)
 		}
 	}
+	resumed := p.progressLocked(time.Now())
 	p.advanceLocked()
 	p.kickLocked()
 	p.mu.Unlock()
+	p.logResumed(resumed)
 	clear(j.ev.Msgs)
 	j.failed = j.failed[:0]
 	// One batch's worth at most: logged at once, in bounded entries that no

@@ -22,9 +22,12 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	for i, ub := range AckLatencyBuckets {
 		buckets[i] = bucket{ub, s.AckLatency.Counts[i]}
 	}
-	var lastErrAt *time.Time
+	var lastErrAt, stalledSince *time.Time
 	if !s.LastErrorAt.IsZero() {
 		lastErrAt = &s.LastErrorAt
+	}
+	if !s.StalledSince.IsZero() {
+		stalledSince = &s.StalledSince
 	}
 	return json.Marshal(struct {
 		Ready                   bool       `json:"ready"`
@@ -33,6 +36,8 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		RetainedBytes           int64      `json:"retainedBytes"`
 		Pending                 int        `json:"pending"`
 		OldestPendingSeconds    float64    `json:"oldestPendingSeconds"`
+		StalledSeconds          float64    `json:"stalledSeconds"`
+		StalledSince            *time.Time `json:"stalledSince,omitempty"`
 		Accepted                uint64     `json:"accepted"`
 		Acked                   uint64     `json:"acked"`
 		FailureEvents           uint64     `json:"failureEvents"`
@@ -50,6 +55,7 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	}{
 		Ready: s.Ready, Queued: s.Queued, QueuedBytes: s.QueuedBytes, RetainedBytes: s.RetainedBytes,
 		Pending: s.Pending, OldestPendingSeconds: s.OldestPending.Seconds(),
+		StalledSeconds: s.Stalled.Seconds(), StalledSince: stalledSince,
 		Accepted: s.Accepted, Acked: s.Acked, FailureEvents: s.FailureEvents, Lost: s.Lost, Unknown: s.Unknown,
 		Retries: s.Retries, Unavailable: s.Unavailable, Permanent: s.Permanent, Batches: s.Batches,
 		Blocked: s.Blocked, BackpressureWaitSeconds: s.BackpressureWait.Seconds(),
