@@ -176,12 +176,15 @@ func (c *config) check(getenv func(string) string) []string {
 	return p
 }
 
-// channelLogin checks and normalises one TWITCH_CHANNELS item.
+// channelLogin checks and normalises one TWITCH_CHANNELS item: a Twitch
+// login (1-25 of a-z, 0-9, _; upper case and a leading '#' are
+// normalised).
 func channelLogin(s string) (string, error) {
-	if strings.ContainsAny(s, " \r\n\x00:") {
-		return "", fmt.Errorf("%q is not a channel login", s)
+	name, err := twitch.NormalizeChannel(s)
+	if err != nil {
+		return "", errors.New(strings.TrimPrefix(err.Error(), "twitch: "))
 	}
-	return strings.ToLower(strings.TrimPrefix(s, "#")), nil
+	return name, nil
 }
 
 // otherEnvHelp lists the variables read besides the settings (--help).

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/ingress-egress/ingress-egress/bus"
 )
 
 // newLogger builds the process logger: JSON in the shape Cloud Logging reads
@@ -60,7 +62,8 @@ func severity(l slog.Level) string {
 
 // rateLimited passes at most burst records with the same level and message
 // per interval for warnings and errors; when a new interval starts, the
-// first record carries how many were suppressed.
+// first record carries how many were suppressed. Records logged with a
+// context marked by bus.WithoutRateLimit always pass.
 type rateLimited struct {
 	next  slog.Handler
 	every time.Duration
@@ -82,7 +85,9 @@ type rateEntry struct {
 func (h *rateLimited) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *rateLimited) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level < slog.LevelWarn {
+	if r.Level < slog.LevelWarn || bus.RateLimitExempt(ctx) {
+		// Exempt: the bus's entries naming undelivered messages, each
+		// with other ids, all needed.
 		return h.next.Handle(ctx, r)
 	}
 	key := r.Level.String() + "\x00" + r.Message

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/ingress-egress/ingress-egress/bus"
 )
 
 func TestLoggerCloudLoggingShape(t *testing.T) {
@@ -42,5 +45,39 @@ func TestLoggerRateLimitsRepeatedErrors(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "state change") {
 		t.Errorf("info record was suppressed")
+	}
+}
+
+// TestLoggerPassesBusUndeliveredIDs: the bus's entries of undelivered ids
+// bypass the rate limit, however many there are (a full queue given up at
+// shutdown is 9 entries of the same message), and do not count against it.
+func TestLoggerPassesBusUndeliveredIDs(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, "json", slog.LevelInfo, "")
+	var r bus.Report
+	for i := range 8192 {
+		r.Undelivered = append(r.Undelivered, bus.Undelivered{Subject: "internal.ingress.v1", MsgID: fmt.Sprintf("id-%d", i)})
+	}
+	r.Log(log.With("component", "bus"))
+	ids := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
+		var rec struct {
+			Message string
+			MsgIDs  []string
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		ids += len(rec.MsgIDs)
+	}
+	if ids != 8192 {
+		t.Errorf("%d of 8192 ids logged through the rate-limited logger", ids)
+	}
+	buf.Reset()
+	for i := 0; i < 6; i++ {
+		log.Error("bus: undelivered message ids", "i", i)
+	}
+	if n := strings.Count(buf.String(), "undelivered message ids"); n != 5 {
+		t.Errorf("unmarked records: %d passed, want the limit of 5", n)
 	}
 }

@@ -82,7 +82,8 @@ func (svc *service) metrics(w io.Writer) {
 	m.Counter("ingress_bus_accepted_total", "Messages the publisher accepted.", float64(bs.Accepted))
 	m.Counter("ingress_bus_published_total", "Messages acknowledged by the bus.", float64(bs.Acked))
 	m.Counter("ingress_bus_failure_events_total", "Messages that ended as a failure event on the finalize subject.", float64(bs.FailureEvents))
-	m.Counter("ingress_bus_lost_total", "Messages logged and counted as not delivered.", float64(bs.Lost))
+	m.Counter("ingress_bus_lost_total", "Messages given up, never acknowledged: not sent, or refused by the bus (each id logged).", float64(bs.Lost))
+	m.Counter("ingress_bus_unknown_total", "Messages given up after they were sent without an answer: the bus may have stored them (each id logged).", float64(bs.Unknown))
 	m.Counter("ingress_bus_retries_total", "Re-sends after a retryable failure.", float64(bs.Retries))
 	m.Counter("ingress_bus_unavailable_total", "Sends refused because the bus was down.", float64(bs.Unavailable))
 	m.Counter("ingress_bus_permanent_errors_total", "Sends failed with a permanent error.", float64(bs.Permanent))
@@ -93,6 +94,7 @@ func (svc *service) metrics(w io.Writer) {
 	m.Gauge("ingress_bus_queue_bytes", "Bytes held in the publisher's queue.", float64(bs.QueuedBytes))
 	m.Gauge("ingress_bus_pending", "Messages accepted and not yet settled.", float64(bs.Pending))
 	m.Gauge("ingress_bus_oldest_pending_seconds", "Age of the oldest message not yet settled.", bs.OldestPending.Seconds())
+	m.Gauge("ingress_bus_stalled_seconds", "Time messages have been pending without one settling, once past the stall bound (10 s); 0 otherwise.", bs.Stalled.Seconds())
 	m.Gauge("ingress_bus_ready", "1 when the publisher reaches the bus.", b2f(bs.Ready))
 	m.Histogram("ingress_receive_to_ack_seconds", "Time from reading a line to the bus acknowledging its envelope.",
 		bus.AckLatencyBuckets[:], bs.AckLatency.Counts[:], bs.AckLatency.Count, bs.AckLatency.Sum)

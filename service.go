@@ -186,8 +186,9 @@ func (svc *service) stopReading(deadline time.Time) {
 		"notPublished", ic.NotEnabled, "withoutEnvelope", ic.NoEnvelope)
 }
 
-// drainBus closes the publisher by deadline and logs what was not
-// delivered.
+// drainBus closes the publisher by deadline. What it gives up is logged
+// with every id by the publisher (bus.Report.Log); when the driver does not
+// even let Close return, the ids still held are logged here.
 func (svc *service) drainBus(deadline time.Time) {
 	log := svc.log
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -196,35 +197,25 @@ func (svc *service) drainBus(deadline time.Time) {
 	// still hold it (a NATS client writing to a slow socket under its
 	// lock): the process does not wait for it beyond a short grace, so
 	// that it exits before the platform kills it.
-	type result struct {
-		report bus.Report
-		err    error
-	}
-	closed := make(chan result, 1)
+	closed := make(chan struct{})
 	go func() {
-		r, err := svc.pub.Close(ctx)
-		closed <- result{r, err}
+		svc.pub.Close(ctx) // logs what it gave up
+		close(closed)
 	}()
-	var res result
 	select {
-	case res = <-closed:
+	case <-closed:
 	case <-time.After(time.Until(deadline) + closeGrace):
-		st := svc.pub.Stats()
+		rep := svc.pub.Report()
+		st := rep.Stats
 		log.Error("the bus did not close by the shutdown deadline: exiting without it", "accepted", st.Accepted,
-			"acked", st.Acked, "failureEvents", st.FailureEvents, "lost", st.Lost, "unsettled", st.Pending,
-			"errorCode", "undelivered_at_shutdown")
+			"acked", st.Acked, "failureEvents", st.FailureEvents, "lost", st.Lost, "unknown", st.Unknown,
+			"unsettled", st.Pending, "errorCode", "undelivered_at_shutdown")
+		rep.Log(log.With("component", "bus"))
 		return
 	}
 	st := svc.pub.Stats()
-	if res.err != nil || len(res.report.Undelivered) > 0 {
-		ids := make([]string, 0, len(res.report.Undelivered))
-		for _, u := range res.report.Undelivered {
-			ids = append(ids, u.MsgID)
-		}
-		log.Error("messages not delivered by the shutdown deadline", "count", len(res.report.Undelivered), "msgIds", ids,
-			"errorCode", "undelivered_at_shutdown")
-	}
-	log.Info("bus drained", "accepted", st.Accepted, "acked", st.Acked, "failureEvents", st.FailureEvents, "lost", st.Lost)
+	log.Info("bus drained", "accepted", st.Accepted, "acked", st.Acked, "failureEvents", st.FailureEvents,
+		"lost", st.Lost, "unknown", st.Unknown)
 }
 
 // live reports a stuck reader: lines are waiting and the handler has made

@@ -10,10 +10,15 @@
 //   - acknowledged by the bus (Stats.Acked);
 //   - published as a failure event on Options.Prefix + "internal.finalize.v1"
 //     after its retries ran out or a permanent error (Stats.FailureEvents);
-//   - lost: logged at error level with its ids and counted (Stats.Lost), when
-//     even the failure event could not be published or Close gave up.
+//   - given up, logged at error level with its id (in entries of bounded
+//     size, see Report.Log) and counted, when even the failure event could
+//     not be published or Close gave up: as lost (Stats.Lost) when it never
+//     reached the bus or the bus refused it, as unknown (Stats.Unknown)
+//     when it was sent and no answer came, so that the bus may have
+//     stored it.
 //
-// so that Accepted == Acked + FailureEvents + Lost + Pending at any moment.
+// so that Accepted == Acked + FailureEvents + Lost + Unknown + Pending at
+// any moment.
 package bus
 
 import (
@@ -159,6 +164,15 @@ type Options struct {
 	// Default 64 KiB.
 	FailureEnvelopeMax int
 
+	// StallAfter is how long messages may be pending without any of them
+	// settling (acknowledged, a failure event, given up) before the bus
+	// counts as stalled: Ready turns false, a warning is logged (once per
+	// stall, and an info when messages settle again), and Stats.Stalled
+	// shows it. It catches a bus that takes messages and does not answer
+	// (a frozen server) while its connection looks healthy. Default 10 s,
+	// twice the NATS ack timeout; negative means never.
+	StallAfter time.Duration
+
 	// Logger receives state changes and lost messages. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -205,6 +219,9 @@ func (o *Options) setDefaults() {
 	if o.FailureEnvelopeMax <= 0 {
 		o.FailureEnvelopeMax = 64 << 10
 	}
+	if o.StallAfter == 0 {
+		o.StallAfter = 10 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -225,17 +242,25 @@ func (o Options) RetrySpan() time.Duration {
 
 // Stats is a snapshot of a Publisher. It carries no payload and no secret.
 type Stats struct {
-	Ready         bool          // not closed and the driver (if it can tell) reaches the bus
+	Ready         bool          // not closed, not stalled, and the driver (if it can tell) reaches the bus
 	Queued        int           // messages held in the queue (≤ MaxQueue)
 	QueuedBytes   int64         // bytes of Data held (≤ MaxQueueBytes)
 	RetainedBytes int64         // buffer capacity the queue holds, reused across messages
 	Pending       int           // accepted and not yet settled
 	OldestPending time.Duration // age of the oldest message not yet settled
 
+	// Stalled is how long messages have been pending without one settling,
+	// once that is at least Options.StallAfter; 0 otherwise. StalledSince
+	// is when the last one settled (or the first of them was accepted),
+	// zero when not stalled.
+	Stalled      time.Duration
+	StalledSince time.Time
+
 	Accepted      uint64 // messages Publish accepted
 	Acked         uint64 // acknowledged by the bus
 	FailureEvents uint64 // ended as a failure event on the failure subject
-	Lost          uint64 // ended logged and counted, not delivered
+	Lost          uint64 // given up, never acknowledged: not sent, or refused by the bus
+	Unknown       uint64 // given up, sent without an answer: the bus may have stored it
 
 	Retries          uint64        // re-sends after a retryable failure
 	Unavailable      uint64        // sends refused because the bus was down (re-sent, no attempt spent)
@@ -252,13 +277,14 @@ type Stats struct {
 }
 
 type slot struct {
-	msg      Message // Data aliases buf
-	buf      []byte
-	enqAt    time.Time
-	attempts int // sends that failed retryably
-	sends    int // sends in all
-	lastErr  error
-	settled  bool
+	msg        Message // Data aliases buf
+	buf        []byte
+	enqAt      time.Time
+	attempts   int // sends that failed retryably
+	sends      int // sends in all
+	lastErr    error
+	settled    bool
+	unanswered bool // a send ended without an answer (NoAnswer): it may be stored
 }
 
 type job struct {
@@ -308,6 +334,9 @@ type Publisher struct {
 	settledCh chan struct{} // closed when headSeq advances; nil when nobody waits
 	lost      []Undelivered
 	st        Stats
+
+	progressAt  time.Time // last settlement, or the acceptance that ended an empty queue
+	stallWarned bool      // the current stall was logged
 }
 
 // New starts a Publisher over d. Close it to drain and release d.
@@ -338,6 +367,9 @@ func New(d Driver, opts Options) *Publisher {
 	p.wg.Add(1)
 	go p.dispatch()
 	go func() { p.wg.Wait(); close(p.done) }()
+	if opts.StallAfter > 0 {
+		go p.watch()
+	}
 	return p
 }
 
@@ -404,8 +436,12 @@ func (p *Publisher) Publish(ctx context.Context, m Message) error {
 	s.sends = 0
 	s.lastErr = nil
 	s.settled = false
+	s.unanswered = false
 	p.tailSeq++
 	p.bytes += n
+	if p.pending == 0 {
+		p.progressAt = now // the stall clock starts with something to wait for
+	}
 	p.pending++
 	p.st.Accepted++
 	if p.sleeping {
@@ -451,27 +487,13 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Undelivered names a message that Close had to give up on.
-type Undelivered struct {
-	Subject  string
-	MsgID    string
-	Age      time.Duration
-	Attempts int // sends of the message
-	LastErr  string
-}
-
-// Report is what Close returns: the final counters and the messages it could
-// not deliver (also counted in Stats.Lost and logged).
-type Report struct {
-	Stats       Stats
-	Undelivered []Undelivered
-}
-
 // Close stops intake (Publish returns ErrClosed, blocked callers too), sends
 // everything queued and waits for it until ctx is done. What is still
-// unsettled then is abandoned: counted lost, logged, and listed in the
-// Report. Close then closes the driver. It returns ctx's error if it gave up,
-// joined with the driver's Close error.
+// unsettled then is given up: counted (Stats.Lost when it never reached
+// the bus or was refused, Stats.Unknown when it was sent and unanswered)
+// and listed in the Report. Close then closes the driver, and logs every
+// message it gave up with Report.Log. It returns ctx's error if it gave
+// up, joined with the driver's Close error.
 func (p *Publisher) Close(ctx context.Context) (Report, error) {
 	p.mu.Lock()
 	if p.closed {
@@ -490,7 +512,7 @@ func (p *Publisher) Close(ctx context.Context) (Report, error) {
 		// Everything not in a sender's hands is abandoned now; the senders
 		// abandon theirs when the cancelled context returns them.
 		for _, seq := range p.retry {
-			p.loseLocked(seq, ferr)
+			p.loseLocked(seq, joinErr(p.slot(seq).lastErr, ferr))
 		}
 		p.retry = p.retry[:0]
 		for ; p.nextSeq < p.tailSeq; p.nextSeq++ {
@@ -509,6 +531,7 @@ func (p *Publisher) Close(ctx context.Context) (Report, error) {
 	p.lost = nil
 	p.mu.Unlock()
 	rep.Stats = p.Stats()
+	rep.Log(p.log)
 	if ferr != nil || derr != nil {
 		return rep, joinErr(ferr, derr)
 	}
@@ -530,13 +553,14 @@ type joined struct{ a, b error }
 func (j *joined) Error() string   { return j.a.Error() + "; " + j.b.Error() }
 func (j *joined) Unwrap() []error { return []error{j.a, j.b} }
 
-// Ready reports whether the publisher accepts messages and, when the driver
-// can tell, reaches the bus.
+// Ready reports whether the publisher accepts messages, is not stalled
+// (Options.StallAfter) and, when the driver can tell, reaches the bus.
 func (p *Publisher) Ready() bool {
 	p.mu.Lock()
 	closed := p.closed
+	stalled, _ := p.stalledLocked(time.Now())
 	p.mu.Unlock()
-	if closed {
+	if closed || stalled > 0 {
 		return false
 	}
 	if r, ok := p.d.(Readier); ok {
@@ -556,10 +580,80 @@ func (p *Publisher) Stats() Stats {
 	s.QueuedBytes = p.bytes
 	s.RetainedBytes = p.retain
 	s.Pending = p.pending
+	now := time.Now()
 	if p.headSeq < p.tailSeq {
-		s.OldestPending = time.Since(p.slot(p.headSeq).enqAt)
+		s.OldestPending = now.Sub(p.slot(p.headSeq).enqAt)
 	}
+	s.Stalled, s.StalledSince = p.stalledLocked(now)
 	return s
+}
+
+// stalledLocked returns how long messages have been pending without a
+// settlement and since when, if that is StallAfter or more.
+func (p *Publisher) stalledLocked(now time.Time) (time.Duration, time.Time) {
+	if p.pending == 0 || p.opts.StallAfter <= 0 {
+		return 0, time.Time{}
+	}
+	if d := now.Sub(p.progressAt); d >= p.opts.StallAfter {
+		return d, p.progressAt
+	}
+	return 0, time.Time{}
+}
+
+// progressLocked notes that messages settled at now. When a stall had been
+// reported it returns how long it lasted, for the caller to log once the
+// lock is released.
+func (p *Publisher) progressLocked(now time.Time) (resumedAfter time.Duration) {
+	if p.stallWarned {
+		p.stallWarned = false
+		resumedAfter = now.Sub(p.progressAt)
+	}
+	p.progressAt = now
+	return resumedAfter
+}
+
+// logResumed logs the end of a reported stall.
+func (p *Publisher) logResumed(after time.Duration) {
+	if after > 0 {
+		p.log.Info("bus: messages settle again; ready", "stalledSeconds", after.Seconds())
+	}
+}
+
+// watch logs a stall once when it reaches StallAfter. It wakes when the
+// oldest possible stall would be due, and at least every StallAfter.
+func (p *Publisher) watch() {
+	t := time.NewTimer(p.opts.StallAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		next := p.opts.StallAfter
+		p.mu.Lock()
+		stalled, since := p.stalledLocked(now)
+		warn := stalled > 0 && !p.stallWarned && !p.closed
+		if warn {
+			p.stallWarned = true
+		}
+		if stalled == 0 && p.pending > 0 {
+			next = p.progressAt.Add(p.opts.StallAfter).Sub(now)
+		}
+		pending, lastErr := p.pending, p.st.LastError
+		var oldest time.Duration
+		if p.headSeq < p.tailSeq {
+			oldest = now.Sub(p.slot(p.headSeq).enqAt)
+		}
+		p.mu.Unlock()
+		if warn {
+			p.log.Warn("bus: no message settled for a while with messages pending; not ready",
+				"stalledSeconds", stalled.Seconds(), "stalledSince", since, "pending", pending,
+				"oldestPendingSeconds", oldest.Seconds(), "lastError", lastErr, "errorCode", "bus_stalled")
+		}
+		t.Reset(next)
+	}
 }
 
 func (p *Publisher) slot(seq uint64) *slot { return &p.slots[seq%uint64(len(p.slots))] }
@@ -700,10 +794,12 @@ func (p *Publisher) complete(j *job) {
 	p.mu.Lock()
 	j.failed = j.failed[:0]
 	allOK := true
+	settled := 0
 	for i, seq := range j.seqs {
 		err := j.b.Errs[i]
 		s := p.slot(seq)
 		if err == nil {
+			settled++
 			p.st.Acked++
 			if !s.msg.Received.IsZero() {
 				p.st.AckLatency.observe(now.Sub(s.msg.Received).Seconds())
@@ -714,8 +810,12 @@ func (p *Publisher) complete(j *job) {
 		allOK = false
 		p.noteErrLocked(err)
 		s.lastErr = err
+		if IsNoAnswer(err) {
+			s.unanswered = true
+		}
 		if p.aborted {
 			p.loseLocked(seq, err)
+			settled++
 			continue
 		}
 		switch classOf(err) {
@@ -746,9 +846,14 @@ func (p *Publisher) complete(j *job) {
 			p.retryAt = time.Now().Add(time.Duration(rand.Int64N(int64(d)) + 1))
 		}
 	}
+	var resumed time.Duration
+	if settled > 0 {
+		resumed = p.progressLocked(now)
+	}
 	p.advanceLocked()
 	p.kickLocked()
 	p.mu.Unlock()
+	p.logResumed(resumed)
 	if len(j.failed) > 0 {
 		p.publishFailures(j)
 	}
@@ -820,33 +925,25 @@ func (p *Publisher) advanceLocked() {
 	}
 }
 
-// loseLocked settles seq as lost: logged with its ids and counted.
-func (p *Publisher) loseLocked(seq uint64, err error) {
+// loseLocked gives seq up after err: counted as lost or unknown (see
+// Undelivered.Unknown) and settled. While the publisher is closed the
+// message goes to Close's report; otherwise it is returned, for the caller
+// to log once its lock is released.
+func (p *Publisher) loseLocked(seq uint64, err error) (u Undelivered, log bool) {
 	s := p.slot(seq)
 	if s.settled {
-		return
+		return Undelivered{}, false
 	}
-	p.st.Lost++
-	u := Undelivered{
-		Subject: s.msg.Subject, MsgID: s.msg.MsgID,
-		Age: time.Since(s.enqAt), Attempts: s.sends,
+	u = undelivered(s, err, time.Now(), false)
+	if u.Unknown {
+		p.st.Unknown++
+	} else {
+		p.st.Lost++
 	}
-	if err != nil {
-		u.LastErr = err.Error()
-	}
+	p.settleLocked(seq)
 	if p.closed {
 		p.lost = append(p.lost, u)
+		return Undelivered{}, false
 	}
-	p.log.Error("bus: message lost",
-		"subject", u.Subject, "msg_id", u.MsgID, "attempts", u.Attempts,
-		"error", u.LastErr, "snippet", snippet(s.msg.Data))
-	p.settleLocked(seq)
-}
-
-func snippet(b []byte) string {
-	const max = 120
-	if len(b) > max {
-		return string(b[:max]) + "…"
-	}
-	return string(b)
+	return u, true
 }

@@ -30,10 +30,13 @@ type logs struct {
 func (l *logs) Enabled(context.Context, slog.Level) bool { return true }
 func (l *logs) WithAttrs([]slog.Attr) slog.Handler       { return l }
 func (l *logs) WithGroup(string) slog.Handler            { return l }
-func (l *logs) Handle(_ context.Context, r slog.Record) error {
+func (l *logs) Handle(ctx context.Context, r slog.Record) error {
 	var b strings.Builder
 	b.WriteString(r.Level.String() + " " + r.Message)
 	r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
+	if bus.RateLimitExempt(ctx) {
+		b.WriteString(" (rate limit exempt)")
+	}
 	l.mu.Lock()
 	l.recs = append(l.recs, b.String())
 	l.mu.Unlock()
@@ -51,6 +54,33 @@ func (l *logs) count(prefix string) int {
 	return n
 }
 
+// undeliveredIDs returns how often each id was logged in the publisher's
+// entries of undelivered ids with the given outcome ("lost", "unknown"),
+// and fails the test for such an entry that a rate limit could drop.
+func (l *logs) undeliveredIDs(t *testing.T, outcome string) map[string]int {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := map[string]int{}
+	for _, r := range l.recs {
+		if !strings.HasPrefix(r, "ERROR bus: undelivered message ids ") {
+			continue
+		}
+		if !strings.HasSuffix(r, " (rate limit exempt)") {
+			t.Errorf("entry of ids logged without the rate limit exemption: %.200s", r)
+		}
+		if !strings.Contains(r, " outcome="+outcome+" ") {
+			continue
+		}
+		_, list, _ := strings.Cut(r, " msgIds=[")
+		list, _, _ = strings.Cut(list, "]")
+		for _, id := range strings.Fields(list) {
+			ids[id]++
+		}
+	}
+	return ids
+}
+
 func envelope(i int) []byte {
 	return fmt.Appendf(nil, `{"v":"1","id":"%d","payload":{"text":"hello %d"}}`, i, i)
 }
@@ -63,9 +93,9 @@ func msg(i int, data []byte) bus.Message {
 // checkSum asserts that every accepted message ended in exactly one state.
 func checkSum(t *testing.T, s bus.Stats) {
 	t.Helper()
-	if got := s.Acked + s.FailureEvents + s.Lost + uint64(s.Pending); got != s.Accepted {
-		t.Errorf("Acked %d + FailureEvents %d + Lost %d + Pending %d = %d, want Accepted %d",
-			s.Acked, s.FailureEvents, s.Lost, s.Pending, got, s.Accepted)
+	if got := s.Acked + s.FailureEvents + s.Lost + s.Unknown + uint64(s.Pending); got != s.Accepted {
+		t.Errorf("Acked %d + FailureEvents %d + Lost %d + Unknown %d + Pending %d = %d, want Accepted %d",
+			s.Acked, s.FailureEvents, s.Lost, s.Unknown, s.Pending, got, s.Accepted)
 	}
 }
 
@@ -260,8 +290,11 @@ func TestRetriesAndFailureEvents(t *testing.T) {
 						t.Errorf("failure event MsgID = %q, want failed-%s", e.MsgID, ev.Payload.MsgID)
 					}
 				}
-				if got := lg.count("ERROR bus: message lost"); got != tc.wantLost {
-					t.Errorf("lost log lines = %d, want %d", got, tc.wantLost)
+				if got := lg.undeliveredIDs(t, "lost"); len(got) != tc.wantLost {
+					t.Errorf("lost ids logged = %v, want %d", got, tc.wantLost)
+				}
+				if s.Unknown != 0 {
+					t.Errorf("Unknown = %d for refused messages, want 0", s.Unknown)
 				}
 				if tc.wantSends > 3 && time.Since(start) == 0 {
 					t.Error("retries happened without backoff")
@@ -503,8 +536,9 @@ func TestCloseGivesUp(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Close = %v, want DeadlineExceeded", err)
 		}
-		if len(rep.Undelivered) != 10 || rep.Stats.Lost != 10 || rep.Stats.Pending != 0 {
-			t.Errorf("undelivered %d lost %d pending %d, want 10 10 0", len(rep.Undelivered), rep.Stats.Lost, rep.Stats.Pending)
+		// The stalled Send never wrote them: lost, not unknown.
+		if len(rep.Undelivered) != 10 || rep.Stats.Lost != 10 || rep.Stats.Unknown != 0 || rep.Stats.Pending != 0 {
+			t.Errorf("undelivered %d lost %d unknown %d pending %d, want 10 10 0 0", len(rep.Undelivered), rep.Stats.Lost, rep.Stats.Unknown, rep.Stats.Pending)
 		}
 		checkSum(t, rep.Stats)
 		ids := map[string]bool{}
@@ -517,8 +551,11 @@ func TestCloseGivesUp(t *testing.T) {
 		if len(ids) != 10 {
 			t.Errorf("undelivered ids = %v", ids)
 		}
-		if got := lg.count("ERROR bus: message lost"); got != 10 {
-			t.Errorf("lost log lines = %d, want 10", got)
+		if got := lg.undeliveredIDs(t, "lost"); len(got) != 10 {
+			t.Errorf("lost ids logged = %v, want the 10", got)
+		}
+		if got := lg.count("ERROR bus: messages not delivered at shutdown"); got != 1 {
+			t.Errorf("shutdown summaries logged = %d, want 1", got)
 		}
 		if !d.Closed() {
 			t.Error("driver not closed")

@@ -57,6 +57,32 @@ func Unavailable(err error) error {
 	return &classified{err, classUnavailable}
 }
 
+// NoAnswer marks err as the failure of a message that was sent and got no
+// answer: its acknowledgement timed out, the connection dropped after the
+// write, or the wait was given up. The bus may have stored it. The class
+// of err (Permanent, Unavailable, retryable) still decides what the
+// Publisher does next; if the message is given up in the end, it is
+// counted and reported as unknown (Stats.Unknown, Undelivered.Unknown)
+// rather than lost. A driver marks only what it knows it wrote. A nil err
+// stays nil.
+func NoAnswer(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &noAnswer{err}
+}
+
+// IsNoAnswer reports whether err (or an error it wraps) was marked NoAnswer.
+func IsNoAnswer(err error) bool {
+	var n *noAnswer
+	return errors.As(err, &n)
+}
+
+type noAnswer struct{ err error }
+
+func (e *noAnswer) Error() string { return e.err.Error() }
+func (e *noAnswer) Unwrap() error { return e.err }
+
 // IsPermanent reports whether err (or an error it wraps) was marked Permanent.
 func IsPermanent(err error) bool { return classOf(err) == classPermanent }
 

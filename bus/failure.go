@@ -141,24 +141,32 @@ func (p *Publisher) publishFailures(j *job) {
 	p.d.Wait(p.ctx, &j.ev)
 
 	p.mu.Lock()
+	var lost []Undelivered
 	for i, seq := range j.failed {
 		if errs[i] == nil {
 			p.st.FailureEvents++
 			s := p.slot(seq)
 			p.log.Warn("bus: message published as failure event",
-				"subject", s.msg.Subject, "msg_id", s.msg.MsgID,
+				"subject", s.msg.Subject, "msgId", s.msg.MsgID,
 				"attempts", s.sends, "error", errString(s.lastErr))
 			p.settleLocked(seq)
 			continue
 		}
 		p.noteErrLocked(errs[i])
-		p.loseLocked(seq, joinErr(p.slot(seq).lastErr, errs[i]))
+		if u, ok := p.loseLocked(seq, joinErr(p.slot(seq).lastErr, errs[i])); ok {
+			lost = append(lost, u)
+		}
 	}
+	resumed := p.progressLocked(time.Now())
 	p.advanceLocked()
 	p.kickLocked()
 	p.mu.Unlock()
+	p.logResumed(resumed)
 	clear(j.ev.Msgs)
 	j.failed = j.failed[:0]
+	// One batch's worth at most: logged at once, in bounded entries that no
+	// rate limit drops.
+	logUndelivered(p.log, "bus: messages not delivered", "undelivered", lost)
 }
 
 func errString(err error) string {

@@ -22,9 +22,12 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	for i, ub := range AckLatencyBuckets {
 		buckets[i] = bucket{ub, s.AckLatency.Counts[i]}
 	}
-	var lastErrAt *time.Time
+	var lastErrAt, stalledSince *time.Time
 	if !s.LastErrorAt.IsZero() {
 		lastErrAt = &s.LastErrorAt
+	}
+	if !s.StalledSince.IsZero() {
+		stalledSince = &s.StalledSince
 	}
 	return json.Marshal(struct {
 		Ready                   bool       `json:"ready"`
@@ -33,10 +36,13 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		RetainedBytes           int64      `json:"retainedBytes"`
 		Pending                 int        `json:"pending"`
 		OldestPendingSeconds    float64    `json:"oldestPendingSeconds"`
+		StalledSeconds          float64    `json:"stalledSeconds"`
+		StalledSince            *time.Time `json:"stalledSince,omitempty"`
 		Accepted                uint64     `json:"accepted"`
 		Acked                   uint64     `json:"acked"`
 		FailureEvents           uint64     `json:"failureEvents"`
 		Lost                    uint64     `json:"lost"`
+		Unknown                 uint64     `json:"unknown"`
 		Retries                 uint64     `json:"retries"`
 		Unavailable             uint64     `json:"unavailable"`
 		Permanent               uint64     `json:"permanent"`
@@ -49,7 +55,8 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	}{
 		Ready: s.Ready, Queued: s.Queued, QueuedBytes: s.QueuedBytes, RetainedBytes: s.RetainedBytes,
 		Pending: s.Pending, OldestPendingSeconds: s.OldestPending.Seconds(),
-		Accepted: s.Accepted, Acked: s.Acked, FailureEvents: s.FailureEvents, Lost: s.Lost,
+		StalledSeconds: s.Stalled.Seconds(), StalledSince: stalledSince,
+		Accepted: s.Accepted, Acked: s.Acked, FailureEvents: s.FailureEvents, Lost: s.Lost, Unknown: s.Unknown,
 		Retries: s.Retries, Unavailable: s.Unavailable, Permanent: s.Permanent, Batches: s.Batches,
 		Blocked: s.Blocked, BackpressureWaitSeconds: s.BackpressureWait.Seconds(),
 		LastError: s.LastError, LastErrorAt: lastErrAt,

@@ -12,6 +12,8 @@ func TestStatsJSON(t *testing.T) {
 	s.Acked = 7
 	s.OldestPending = 1500 * time.Millisecond
 	s.BackpressureWait = 250 * time.Millisecond
+	s.Stalled = 12 * time.Second
+	s.StalledSince = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	s.AckLatency.observe(0.002)
 	s.AckLatency.observe(0.002)
 	b, err := json.Marshal(s)
@@ -22,7 +24,8 @@ func TestStatsJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got["ready"] != true || got["acked"] != 7.0 || got["oldestPendingSeconds"] != 1.5 || got["backpressureWaitSeconds"] != 0.25 {
+	if got["ready"] != true || got["acked"] != 7.0 || got["oldestPendingSeconds"] != 1.5 || got["backpressureWaitSeconds"] != 0.25 ||
+		got["stalledSeconds"] != 12.0 || got["stalledSince"] != "2025-01-02T03:04:05Z" {
 		t.Errorf("stats JSON %s", b)
 	}
 	if _, ok := got["lastErrorAt"]; ok {

@@ -122,7 +122,10 @@ func (s *Server) Handler() http.Handler {
 	// Profiles, behind the same guard as the rest of /_debug:
 	// go tool pprof http://HOST/_debug/pprof/profile?seconds=30
 	mux.Handle("GET /_debug/pprof/", s.admin(http.StripPrefix("/_debug", http.HandlerFunc(pprofIndex))))
-	mux.Handle("GET /_debug/pprof/cmdline", s.admin(http.HandlerFunc(pprof.Cmdline)))
+	// pprof's cmdline echoes os.Args, and the command line can carry
+	// secrets (--client-secret, --oauth-token, --nats-token,
+	// --admin-token): it is not served. The index still links it.
+	mux.Handle("GET /_debug/pprof/cmdline", s.admin(http.HandlerFunc(noCmdline)))
 	mux.Handle("GET /_debug/pprof/profile", s.admin(http.HandlerFunc(pprof.Profile)))
 	mux.Handle("GET /_debug/pprof/symbol", s.admin(http.HandlerFunc(pprof.Symbol)))
 	mux.Handle("GET /_debug/pprof/trace", s.admin(http.HandlerFunc(pprof.Trace)))
@@ -235,6 +238,11 @@ func isLoopback(remote string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// noCmdline answers pprof's cmdline path: the command line is withheld.
+func noCmdline(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "not served: the command line can hold secrets", http.StatusNotFound)
 }
 
 // pprofIndex serves the pprof index and the named profiles (heap, allocs,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ type fakeAdmin struct{ added, removed []string }
 
 func (f *fakeAdmin) AddChannels(_ context.Context, l ...string) error {
 	if len(l) == 1 && l[0] == "bad name" {
-		return errors.New("twitch: invalid channel")
+		return errors.New(`twitch: invalid channel name "bad name": ' ' at byte 3 is not a-z, 0-9 or _`)
 	}
 	f.added = append(f.added, l...)
 	return nil
@@ -103,8 +104,8 @@ func TestAdminAccess(t *testing.T) {
 	if w := do(locked, "POST", "/_admin/channels", "198.51.100.7:5", "Bearer s3cret", `{"channels":["a","b"]}`); w.Code != 202 {
 		t.Errorf("add channels = %d %s", w.Code, w.Body)
 	}
-	if w := do(locked, "POST", "/_admin/channels", "127.0.0.1:5", "Bearer s3cret", `{"channels":["bad name"]}`); w.Code != 400 {
-		t.Errorf("add bad channel = %d", w.Code)
+	if w := do(locked, "POST", "/_admin/channels", "127.0.0.1:5", "Bearer s3cret", `{"channels":["bad name"]}`); w.Code != 400 || !strings.Contains(w.Body.String(), `"bad name": ' ' at byte 3`) {
+		t.Errorf("add bad channel = %d %q, want 400 with the reason", w.Code, w.Body)
 	}
 	if w := do(locked, "POST", "/_admin/channels", "127.0.0.1:5", "Bearer s3cret", `nope`); w.Code != 400 {
 		t.Errorf("add with bad body = %d", w.Code)
@@ -160,5 +161,40 @@ func TestPprofIsGuarded(t *testing.T) {
 	}
 	if w := do(New(Options{}).Handler(), "GET", "/_debug/pprof/goroutine", "198.51.100.1:1", "", ""); w.Code != 403 {
 		t.Errorf("pprof from remote without token = %d, want 403", w.Code)
+	}
+}
+
+// TestDebugServesNoArgv: the process's command line can carry secrets
+// (--client-secret, --oauth-token, --nats-token, --admin-token), so no
+// /_debug path may echo it, pprof's cmdline included.
+func TestDebugServesNoArgv(t *testing.T) {
+	const canary = "CANARY-argv-7d3f9c"
+	saved := os.Args
+	os.Args = append([]string{saved[0]}, "--client-secret="+canary, "--admin-token", canary+"-admin")
+	defer func() { os.Args = saved }()
+
+	h := New(Options{AdminToken: "s3cret", Debug: func() any { return map[string]int{"connections": 1} }}).Handler()
+	for _, path := range []string{
+		"/_debug/twitch",
+		"/_debug/pprof/",
+		"/_debug/pprof/cmdline",
+		"/_debug/pprof/cmdline?debug=1",
+		"/_debug/pprof/symbol",
+		"/_debug/pprof/goroutine?debug=1",
+		"/_debug/pprof/goroutine?debug=2",
+		"/_debug/pprof/heap?debug=1",
+		"/_debug/pprof/allocs?debug=1",
+		"/_debug/pprof/threadcreate?debug=1",
+		"/_debug/pprof/block?debug=1",
+		"/_debug/pprof/mutex?debug=1",
+	} {
+		w := do(h, "GET", path, "127.0.0.1:1", "Bearer s3cret", "")
+		body := w.Body.String()
+		if strings.Contains(body, canary) || strings.Contains(body, "--client-secret") {
+			t.Errorf("GET %s = %d and echoes the command line: %.200q", path, w.Code, body)
+		}
+		if path == "/_debug/pprof/cmdline" && w.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, w.Code)
+		}
 	}
 }

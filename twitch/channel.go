@@ -2,9 +2,11 @@ package twitch
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ingress-egress/ingress-egress/ircv3"
 )
@@ -38,16 +40,54 @@ type joinState struct {
 	attempts int
 }
 
-// normalizeChannel returns a channel's login: trimmed, lowercase, without
-// its '#'. It refuses what cannot be sent in a JOIN.
-func normalizeChannel(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.TrimPrefix(s, "#")
-	if s == "" || len(s) > 200 || strings.ContainsAny(s, " ,:#\x00\r\n\a") {
-		return "", ErrInvalidChannel
+// MaxChannelLen is the longest Twitch login, and so the longest channel
+// name.
+const MaxChannelLen = 25
+
+// NormalizeChannel returns the login a channel name stands for. A Twitch
+// login is 1 to 25 characters of a-z, 0-9 and '_'; NormalizeChannel also
+// accepts upper case (folded to lower) and one leading '#' (dropped).
+// Anything else — an empty name, a space, a control character, non-ASCII,
+// '.', '/', a second '#' — is refused with an error that wraps
+// ErrInvalidChannel and says which character or rule failed, so that
+// nothing but a login ever reaches a JOIN line.
+func NormalizeChannel(s string) (string, error) {
+	name := strings.TrimPrefix(s, "#")
+	if name == "" {
+		return "", invalidChannel(s, "empty")
 	}
-	return s, nil
+	if len(name) > MaxChannelLen {
+		return "", invalidChannel(s, fmt.Sprintf("longer than %d characters", MaxChannelLen))
+	}
+	lower := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '_':
+		case 'A' <= c && c <= 'Z':
+			lower = false
+		default:
+			r, _ := utf8.DecodeRuneInString(name[i:])
+			return "", invalidChannel(s, fmt.Sprintf("%q at byte %d is not a-z, 0-9 or _", r, i+len(s)-len(name)))
+		}
+	}
+	if !lower {
+		name = strings.ToLower(name)
+	}
+	return name, nil
 }
+
+// invalidChannel wraps ErrInvalidChannel with the name (quoted, cut to 64
+// bytes) and the reason.
+func invalidChannel(s, reason string) error {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return fmt.Errorf("%w %q: %s (a Twitch login is 1-%d characters of a-z, 0-9 and _)", ErrInvalidChannel, s, reason, MaxChannelLen)
+}
+
+// normalizeChannel is NormalizeChannel.
+func normalizeChannel(s string) (string, error) { return NormalizeChannel(s) }
 
 // add adds a channel to the wanted set and places it on a slot.
 func (m *Manager) add(login string) error {

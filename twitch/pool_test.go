@@ -2,6 +2,7 @@ package twitch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -151,8 +152,8 @@ func TestAddRemoveAtRuntime(t *testing.T) {
 		if !m.Ready() || len(m.Status().Connections) != 0 {
 			t.Fatalf("with no channels: ready %v, %d connections", m.Ready(), len(m.Status().Connections))
 		}
-		for _, bad := range []string{"", "#", "a b", "a,b", "x\r\nQUIT"} {
-			if err := m.AddChannels(ctx, "ok", bad); err != ErrInvalidChannel {
+		for _, bad := range []string{"", "#", "a b", "a,b", "x\r\nQUIT", "a\x01b", "ÄÖÜ", "../../etc", "test-chan"} {
+			if err := m.AddChannels(ctx, "ok", bad); !errors.Is(err, ErrInvalidChannel) {
 				t.Errorf("AddChannels(%q) = %v, want ErrInvalidChannel", bad, err)
 			}
 		}

@@ -221,7 +221,7 @@ func (p *process) serviceCounts(ctx context.Context) (counts, error) {
 	m := parseMetrics(body)
 	c.Received = int64(m["ingress_lines_received_by_command_total{command=\"PRIVMSG\"}"])
 	c.Published = int64(m["ingress_bus_published_total"])
-	c.Errors = int64(m["ingress_bus_lost_total"] + m["ingress_bus_failure_events_total"] + m["ingress_publish_refused_total"])
+	c.Errors = int64(m["ingress_bus_lost_total"] + m["ingress_bus_unknown_total"] + m["ingress_bus_failure_events_total"] + m["ingress_publish_refused_total"])
 	body, err = httpGet(ctx, "http://"+p.http+"/_debug/twitch")
 	if err != nil {
 		return c, err

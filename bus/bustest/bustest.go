@@ -29,6 +29,7 @@ type Driver struct {
 	calls     int
 	sends     int
 	stall     chan struct{} // non-nil while stalled; closed on Resume
+	hold      chan struct{} // non-nil while acks are held; closed on ReleaseAcks
 	notReady  bool
 	closed    bool
 	record    bool
@@ -76,6 +77,31 @@ func (d *Driver) Resume() {
 	d.mu.Unlock()
 }
 
+// HoldAcks makes the bus take messages and not answer: Send returns at
+// once, and Wait blocks until ReleaseAcks (then it settles the batch as an
+// unheld Send would have) or until its ctx ends (then every message of the
+// batch fails as bus.NoAnswer: sent, no answer). Like a server that was
+// frozen (SIGSTOP) with the connection open.
+func (d *Driver) HoldAcks() {
+	d.mu.Lock()
+	if d.hold == nil {
+		d.hold = make(chan struct{})
+	}
+	d.mu.Unlock()
+}
+
+// ReleaseAcks ends a HoldAcks: the held batches are answered.
+func (d *Driver) ReleaseAcks() {
+	d.mu.Lock()
+	if d.hold != nil {
+		close(d.hold)
+		d.hold = nil
+	}
+	d.mu.Unlock()
+}
+
+type heldBatch struct{ hold chan struct{} }
+
 // SetReady sets what Ready reports. Default true.
 func (d *Driver) SetReady(ok bool) {
 	d.mu.Lock()
@@ -96,7 +122,13 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 	d.mu.Lock()
 	d.calls++
 	stall := d.stall
+	hold := d.hold
 	d.mu.Unlock()
+	if hold != nil {
+		b.State = heldBatch{hold}
+		return
+	}
+	b.State = nil
 	if stall != nil {
 		select {
 		case <-stall:
@@ -107,6 +139,11 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 			return
 		}
 	}
+	d.settle(msgs, errs)
+}
+
+// settle decides the outcome of msgs, in order.
+func (d *Driver) settle(msgs []bus.Message, errs []error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i, m := range msgs {
@@ -130,8 +167,23 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 	}
 }
 
-// Wait implements bus.Driver; Send has settled everything.
-func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {}
+// Wait implements bus.Driver. Send has settled everything, unless the batch
+// was sent while acks were held (HoldAcks).
+func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
+	h, ok := b.State.(heldBatch)
+	if !ok {
+		return
+	}
+	b.State = nil
+	select {
+	case <-h.hold:
+		d.settle(b.Msgs, b.Errs)
+	case <-ctx.Done():
+		for i := range b.Errs {
+			b.Errs[i] = bus.NoAnswer(bus.Unavailable(ctx.Err()))
+		}
+	}
+}
 
 // Close implements bus.Driver.
 func (d *Driver) Close() error {

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -22,7 +24,8 @@ import (
 // Options configure the embedded server. The zero value is usable.
 type Options struct {
 	// DataDir is where JetStream stores its files, under DataDir/nats
-	// (DATA_DIR). Default "./data".
+	// (DATA_DIR). Default "./data". It is created if missing, and locked
+	// (DataDir/LOCK, flock) while the Server runs.
 	DataDir string
 	// Port is the client port on 127.0.0.1; 0 picks a free one (see
 	// Server.Port). Default 0.
@@ -46,11 +49,16 @@ type Server struct {
 	opts   Options
 	log    *slog.Logger
 	stream natsbus.StreamOptions
+
+	mu   sync.Mutex
+	lock *os.File // holds the data directory's lock; nil once released
 }
 
-// Start starts the server, waits until it accepts connections (or ctx ends)
-// and creates the ingress stream: subjects Prefix+bus.Ingress and
-// Prefix+bus.Finalize.
+// Start locks the data directory, starts the server, waits until it accepts
+// connections (or ctx ends) and creates the ingress stream: subjects
+// Prefix+bus.Ingress and Prefix+bus.Finalize. It fails at once with
+// ErrDataDirInUse when another process holds DataDir (one directory, one
+// process), and with ErrDataDirUnusable when DataDir cannot be written.
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.DataDir == "" {
 		opts.DataDir = "./data"
@@ -71,10 +79,24 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	dir, err := filepath.Abs(filepath.Join(opts.DataDir, "nats"))
+	dataDir, err := filepath.Abs(opts.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: data dir: %w", err)
 	}
+	dir := filepath.Join(dataDir, "nats")
+	// The directory is locked before the server starts, and checked for
+	// writing: a second process on it, or a store that cannot be written,
+	// fails here at once with the reason.
+	lock, err := lockDataDir(dataDir, dir)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			lock.Close()
+		}
+	}()
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "ingress-egress-embedded",
 		Host:       "127.0.0.1",
@@ -97,7 +119,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded: nats-server not ready within %v", deadline)
 	}
-	s := &Server{ns: ns, opts: opts, log: opts.Logger.With("component", "embedded-nats")}
+	s := &Server{ns: ns, opts: opts, log: opts.Logger.With("component", "embedded-nats"), lock: lock}
+	started = true
 	s.stream = natsbus.StreamOptions{
 		Name:       opts.Stream,
 		Subjects:   []string{opts.Prefix + bus.Ingress, opts.Prefix + bus.Finalize},
@@ -157,13 +180,19 @@ func (d *driver) Close() error {
 	return err
 }
 
-// Shutdown stops the server and waits for it (the store is flushed). It is
-// safe to call more than once.
+// Shutdown stops the server, waits for it (the store is flushed) and then
+// releases the data directory's lock. It is safe to call more than once,
+// and concurrently.
 func (s *Server) Shutdown() {
-	if !s.ns.Running() {
-		return
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ns.Running() {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+		s.log.Info("embedded nats-server stopped")
 	}
-	s.ns.Shutdown()
-	s.ns.WaitForShutdown()
-	s.log.Info("embedded nats-server stopped")
+	if s.lock != nil {
+		s.lock.Close()
+		s.lock = nil
+	}
 }

@@ -2,9 +2,12 @@ package embedded_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +111,68 @@ func TestEmbeddedFixedPort(t *testing.T) {
 	}
 	s.Shutdown()
 	s.Shutdown() // idempotent
+}
+
+// TestEmbeddedDataDirLocked: a second server on a data directory in use
+// fails at once, naming the directory, and the directory is free again
+// once the first has shut down. (flock belongs to the open file, so two
+// opens in one process exclude each other as two processes do.)
+func TestEmbeddedDataDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s1, err := embedded.Start(ctx, embedded.Options{DataDir: dir, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Shutdown()
+	s2, err := embedded.Start(ctx, embedded.Options{DataDir: dir, Logger: quiet})
+	if err == nil {
+		s2.Shutdown()
+		t.Fatal("a second server started on a data directory in use")
+	}
+	if !errors.Is(err, embedded.ErrDataDirInUse) || !strings.Contains(err.Error(), dir) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("second Start = %v, want ErrDataDirInUse naming %s and pid %d", err, dir, os.Getpid())
+	}
+	// The first server is unharmed.
+	if n := streamMsgs(t, s1.URL(), "INGRESS"); n != 0 {
+		t.Errorf("stream holds %d, want 0", n)
+	}
+	s1.Shutdown()
+	s3, err := embedded.Start(ctx, embedded.Options{DataDir: dir, Logger: quiet})
+	if err != nil {
+		t.Fatalf("Start after the first shut down = %v", err)
+	}
+	s3.Shutdown()
+}
+
+// TestEmbeddedDataDirUnusable: a data directory that cannot be written
+// fails Start at once with the reason, not as a server that never becomes
+// ready. (A file in the way stands for any unwritable directory, and works
+// under root, which ignores permission bits.)
+func TestEmbeddedDataDirUnusable(t *testing.T) {
+	base := t.TempDir()
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	storeBlocked := filepath.Join(base, "store-blocked")
+	if err := os.MkdirAll(storeBlocked, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(storeBlocked, "nats"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{filepath.Join(file, "data"), storeBlocked} {
+		s, err := embedded.Start(context.Background(), embedded.Options{DataDir: dir, Logger: quiet})
+		if err == nil {
+			s.Shutdown()
+			t.Errorf("Start(%s) succeeded", dir)
+			continue
+		}
+		if !errors.Is(err, embedded.ErrDataDirUnusable) || !strings.Contains(err.Error(), dir) {
+			t.Errorf("Start(%s) = %v, want ErrDataDirUnusable naming the directory", dir, err)
+		}
+	}
 }

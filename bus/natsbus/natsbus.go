@@ -523,9 +523,10 @@ func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			b.Errs[i] = d.classify(err)
+			b.Errs[i] = d.classifyWaited(err)
 		case <-ctx.Done():
-			b.Errs[i] = bus.Unavailable(ctx.Err())
+			// Written and unanswered: the stream may have stored it.
+			b.Errs[i] = bus.NoAnswer(bus.Unavailable(ctx.Err()))
 		}
 	}
 	clear(st.futs)
@@ -546,6 +547,19 @@ func (d *Driver) Close() error {
 	}
 	d.nc.Close()
 	return nil
+}
+
+// classifyWaited classifies the failure of a message that was written to
+// the connection: unless the server answered (a JetStream API error, or no
+// responders: nobody took it), it failed without an answer — an ack
+// timeout, the connection lost after the write — and the stream may have
+// stored it.
+func (d *Driver) classifyWaited(err error) error {
+	var api *jetstream.APIError
+	if errors.As(err, &api) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
+		return d.classify(err)
+	}
+	return bus.NoAnswer(d.classify(err))
 }
 
 // classify sorts NATS errors into bus's classes.

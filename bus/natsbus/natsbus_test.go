@@ -539,3 +539,45 @@ func TestStreamEnsuredInTheBackground(t *testing.T) {
 	}
 	checkExactlyOnce(t, readStream(t, url), n, false)
 }
+
+// TestFrozenAtShutdownIsUnknown: the server stores what we write but its
+// acks do not come back (a frozen or partitioned server) when Close gives
+// up. Those messages were sent without an answer: they are reported as
+// unknown, not lost — and the stream does hold them.
+func TestFrozenAtShutdownIsUnknown(t *testing.T) {
+	s := startServer(t, -1, t.TempDir())
+	pp := newPauseProxy(t, s.Addr().String())
+	d := newDriver(t, natsbus.Options{URL: "nats://" + pp.ln.Addr().String(), Stream: streamOpts(), AckTimeout: time.Minute})
+	p := bus.New(d, bus.Options{Logger: quiet})
+	const n = 50
+	pp.set(true)
+	for i := range n {
+		if err := p.Publish(context.Background(), message(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait (bounded) until the server has stored all of them.
+	for try := 0; len(readStream(t, s.ClientURL())) < n; try++ {
+		if try == 300 {
+			t.Fatalf("the stream holds %d of %d after 30 s", len(readStream(t, s.ClientURL())), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	rep, _ := p.Close(ctx)
+	st := rep.Stats
+	if st.Unknown != n || st.Lost != 0 || st.Acked != 0 {
+		t.Errorf("unknown %d lost %d acked %d, want %d 0 0", st.Unknown, st.Lost, st.Acked, n)
+	}
+	unknown := 0
+	for _, u := range rep.Undelivered {
+		if u.Unknown && strings.HasPrefix(u.MsgID, "msg-") {
+			unknown++
+		}
+	}
+	if unknown != n {
+		t.Errorf("%d of %d reported unknown with their ids", unknown, n)
+	}
+	checkExactlyOnce(t, readStream(t, s.ClientURL()), n, false)
+}

@@ -202,9 +202,30 @@ func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
 	for i, r := range st.res {
 		if _, err := r.Get(ctx); err != nil {
 			b.Errs[i] = classify(err)
+			if ctx.Err() != nil || unanswered(err) {
+				b.Errs[i] = bus.NoAnswer(b.Errs[i])
+			}
 		}
 	}
 	clear(st.res)
+}
+
+// unanswered reports whether a publish that the client had taken failed
+// without a verdict from Pub/Sub (a timeout, a dropped or aborted call), so
+// that the message may be stored.
+func unanswered(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return false // the client's own refusal (stopped, oversized): not sent
+	}
+	switch st.Code() {
+	case codes.DeadlineExceeded, codes.Unavailable, codes.Canceled, codes.Aborted, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
 }
 
 // classify sorts Pub/Sub errors into bus's classes.

@@ -251,8 +251,8 @@ func TestScriptedFailures(t *testing.T) {
 			if s.Acked != tc.wantAcked || s.FailureEvents != tc.wantEv || s.Lost != tc.wantLost {
 				t.Errorf("acked/events/lost = %d/%d/%d, want %d/%d/%d", s.Acked, s.FailureEvents, s.Lost, tc.wantAcked, tc.wantEv, tc.wantLost)
 			}
-			if sum := s.Acked + s.FailureEvents + s.Lost; sum != s.Accepted || s.Accepted != uint64(tc.n) {
-				t.Errorf("acked+events+lost = %d, accepted %d, published %d", sum, s.Accepted, tc.n)
+			if sum := s.Acked + s.FailureEvents + s.Lost + s.Unknown; sum != s.Accepted || s.Accepted != uint64(tc.n) {
+				t.Errorf("acked+events+lost+unknown = %d, accepted %d, published %d", sum, s.Accepted, tc.n)
 			}
 			stored := map[string]int{}
 			for _, m := range srv.Messages() {
