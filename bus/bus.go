@@ -138,7 +138,7 @@ type Options struct {
 	// MaxQueueBytes.
 	MaxMessageBytes int
 
-	// BatchSize is the most messages in one Driver.Publish call. Default 256.
+	// BatchSize is the most messages in one Driver.Send call. Default 256.
 	BatchSize int
 	// BatchBytes is the most bytes of Data in one batch (a single larger
 	// message goes alone). Default 1 MiB.
@@ -173,7 +173,9 @@ type Options struct {
 	// twice the NATS ack timeout; negative means never.
 	StallAfter time.Duration
 
-	// Logger receives state changes and lost messages. Default slog.Default().
+	// Logger receives state changes and lost messages.
+	// Nil discards, as in every package of the service: main passes its
+	// logger.
 	Logger *slog.Logger
 }
 
@@ -223,7 +225,7 @@ func (o *Options) setDefaults() {
 		o.StallAfter = 10 * time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 
@@ -265,7 +267,7 @@ type Stats struct {
 	Retries          uint64        // re-sends after a retryable failure
 	Unavailable      uint64        // sends refused because the bus was down (re-sent, no attempt spent)
 	Permanent        uint64        // sends failed with a permanent error
-	Batches          uint64        // Driver.Publish calls for messages
+	Batches          uint64        // Driver.Send calls for messages
 	Blocked          uint64        // Publish calls that waited for room
 	BackpressureWait time.Duration // total time Publish calls waited for room
 	LastError        string        // the last send error (bounded, driver text)

@@ -39,7 +39,9 @@ type Options struct {
 	// MaxBytes bounds the stream on disk; the oldest messages go first.
 	// Default 1 GiB; -1 means unlimited.
 	MaxBytes int64
-	// Logger receives the server's start and stop. Default slog.Default().
+	// Logger receives the server's start and stop.
+	// Nil discards, as in every package of the service: main passes its
+	// logger.
 	Logger *slog.Logger
 }
 
@@ -73,7 +75,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.MaxBytes = 1 << 30
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	port := opts.Port
 	if port == 0 {

@@ -106,7 +106,9 @@ type Options struct {
 	// to the platform.
 	Stream *StreamOptions
 
-	// Logger receives connection state changes. Default slog.Default().
+	// Logger receives connection state changes.
+	// Nil discards, as in every package of the service: main passes its
+	// logger.
 	Logger *slog.Logger
 }
 
@@ -157,7 +159,7 @@ func (o *Options) setDefaults() {
 		o.PingInterval = 20 * time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 

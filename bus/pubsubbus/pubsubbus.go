@@ -74,7 +74,9 @@ type Options struct {
 	MaxOutstandingMessages int
 	MaxOutstandingBytes    int
 
-	// Logger. Default slog.Default().
+	// Logger.
+	// Nil discards, as in every package of the service: main passes its
+	// logger.
 	Logger *slog.Logger
 }
 
@@ -109,7 +111,7 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		opts.MaxOutstandingBytes = 32 << 20
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Driver{opts: opts, c: opts.Client, topics: make(map[string]*pubsub.Publisher),
 		log: opts.Logger.With("component", "pubsubbus")}
