@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Helpers of the end-to-end tests: they build the service binary once per
 // test run, start it as a process in its own process group with a clean
@@ -70,6 +70,11 @@ func serviceBinary(t *testing.T) string {
 		binPath = filepath.Join(binDir, "ingress-egress")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
+		root, err := moduleRoot(ctx, goTool)
+		if err != nil {
+			binErr = err
+			return
+		}
 		args := []string{"build", "-o", binPath, "-ldflags", "-X main.version=e2e-test"}
 		if raceEnabled {
 			// A data race in the running service then ends it with a
@@ -77,6 +82,7 @@ func serviceBinary(t *testing.T) string {
 			args = append(args, "-race")
 		}
 		cmd := exec.CommandContext(ctx, goTool, append(args, ".")...)
+		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -86,6 +92,43 @@ func serviceBinary(t *testing.T) string {
 		t.Fatal(binErr)
 	}
 	return binPath
+}
+
+// modulePath is the service's module, whose root holds package main.
+const modulePath = "github.com/ingress-egress/ingress-egress"
+
+// moduleRoot returns the directory of the service's module: the go tool
+// resolves the package from the working directory (this module, or a module
+// that requires it, such as bench/ with its replace directive); without an
+// answer, the nearest go.mod upwards that declares modulePath.
+func moduleRoot(ctx context.Context, goTool string) (string, error) {
+	out, err := exec.CommandContext(ctx, goTool, "list", "-f", "{{.Dir}}", modulePath).Output()
+	if dir := strings.TrimSpace(string(out)); err == nil && dir != "" {
+		return dir, nil
+	}
+	wd, werr := os.Getwd()
+	if werr != nil {
+		return "", fmt.Errorf("finding the module root: go list: %v; working directory: %v", err, werr)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if b, rerr := os.ReadFile(filepath.Join(dir, "go.mod")); rerr == nil && declaresModule(b, modulePath) {
+			return dir, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("finding the module root: go list %s: %v, and no go.mod of it above %s", modulePath, err, wd)
+		}
+	}
+}
+
+// declaresModule reports whether the go.mod text b declares module path.
+func declaresModule(b []byte, path string) bool {
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && f[0] == "module" && strings.Trim(f[1], `"`) == path {
+			return true
+		}
+	}
+	return false
 }
 
 // lockedBuffer is an io.Writer safe for concurrent use that also splits
@@ -369,7 +412,12 @@ type debugSnapshot struct {
 		Mode  string `json:"mode"`
 		Ready bool   `json:"ready"`
 	} `json:"credentials"`
-	Ingest ingestCounters `json:"ingest"`
+	Ingest struct {
+		Envelopes     uint64 `json:"envelopes"`
+		NotEnabled    uint64 `json:"notEnabled"`
+		NoEnvelope    uint64 `json:"noEnvelope"`
+		PublishErrors uint64 `json:"publishErrors"`
+	} `json:"ingest"`
 	Twitch struct {
 		Ready       bool   `json:"ready"`
 		Wanted      int    `json:"wanted"`

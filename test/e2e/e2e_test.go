@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of the service binary: the built binary as a process,
 // the fake Twitch server (twitch/twitchtest) in the test, and the bus read

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The canary test: secrets fed through every path (environment and flags,
 // a token the chat server refuses, a token Twitch's OAuth service rejects
