@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ingress-egress/ingress-egress/test/harness"
 )
 
 // problemLines returns the lines of stderr that report one problem each
@@ -34,17 +36,17 @@ func problemLines(stderr string) []string {
 // configuration: exit 2 at once, no data directory created, no port taken,
 // nothing on stdout.
 func TestConfigRefusedBeforeAnythingStarts(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	dataDir := filepath.Join(t.TempDir(), "data")
-	port := freePort(t)
-	p := startProc(t, map[string]string{
+	port := harness.FreePort(t)
+	p := harness.Start(t, map[string]string{
 		"DATA_DIR":             dataDir,
 		"PORT":                 strconv.Itoa(port),
 		"LOG_LEVEL":            "chatty",
 		"IRC_RECONNECT_MAX_MS": "soon",
 	})
-	code, ok := p.wait(10 * time.Second)
+	code, ok := p.Wait(10 * time.Second)
 	if !ok || code != 2 {
 		t.Fatalf("exited %v with code %d, want 2", ok, code)
 	}
@@ -56,10 +58,10 @@ func TestConfigRefusedBeforeAnythingStarts(t *testing.T) {
 	} else {
 		l.Close()
 	}
-	if p.stdout.String() != "" {
-		t.Errorf("stdout %q, want nothing", p.stdout.String())
+	if p.Stdout() != "" {
+		t.Errorf("stdout %q, want nothing", p.Stdout())
 	}
-	lines := problemLines(p.stderr.String())
+	lines := problemLines(p.Stderr())
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "IRC_RECONNECT_MAX_MS:") || !strings.HasPrefix(lines[1], "LOG_LEVEL:") {
 		t.Errorf("problems %q, want IRC_RECONNECT_MAX_MS and LOG_LEVEL", lines)
 	}
@@ -78,7 +80,7 @@ var helpSettingRE = regexp.MustCompile(`^  ([A-Z][A-Z0-9_]*) +--[a-z0-9-]+ +defa
 // lists.
 func settingsFromHelp(t *testing.T) []helpSetting {
 	t.Helper()
-	out, err := exec.Command(serviceBinary(t), "--help").Output()
+	out, err := exec.Command(harness.Binary(t), "--help").Output()
 	if err != nil {
 		t.Fatalf("--help: %v", err)
 	}
@@ -103,9 +105,9 @@ func settingsFromHelp(t *testing.T) []helpSetting {
 // TestEffectiveConfigLogged runs the binary and reads its start record:
 // every setting with its effective value, secrets as REDACTED.
 func TestEffectiveConfigLogged(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
-	oauth := fakeOAuth(t, "cfgtokenvalue0123456789", "bot")
+	oauth := harness.FakeOAuth(t, "cfgtokenvalue0123456789", "bot")
 	secrets := map[string]string{
 		"TWITCH_OAUTH_TOKEN":   "cfgtokenvalue0123456789",
 		"TWITCH_CLIENT_SECRET": "cfgclientsecret0123456789",
@@ -124,8 +126,8 @@ func TestEffectiveConfigLogged(t *testing.T) {
 		env[k] = v
 	}
 	settings := settingsFromHelp(t)
-	p := startProc(t, env, "--channels", "x,y", "--join-rate", "7")
-	rec := p.waitLog("starting", 10*time.Second)
+	p := harness.Start(t, env, "--channels", "x,y", "--join-rate", "7")
+	rec := p.WaitLog("starting", 10*time.Second)
 	cfg, ok := rec["config"].(map[string]any)
 	if !ok {
 		t.Fatalf("start record without a config object: %v", rec)
@@ -150,12 +152,12 @@ func TestEffectiveConfigLogged(t *testing.T) {
 	if len(cfg) != len(settings) {
 		t.Errorf("start record's config has %d entries, --help lists %d settings", len(cfg), len(settings))
 	}
-	p.waitLog("started", 10*time.Second)
-	p.signal(syscall.SIGTERM)
-	if code, ok := p.wait(10 * time.Second); !ok || code != 0 {
+	p.WaitLog("started", 10*time.Second)
+	p.Signal(syscall.SIGTERM)
+	if code, ok := p.Wait(10 * time.Second); !ok || code != 0 {
 		t.Fatalf("after SIGTERM: exited %v, code %d", ok, code)
 	}
-	out := p.stdout.String() + p.stderr.String()
+	out := p.Stdout() + p.Stderr()
 	for k, v := range secrets {
 		if strings.Contains(out, v) {
 			t.Errorf("the value of %s appears in the output", k)
