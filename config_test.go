@@ -7,14 +7,11 @@ package main
 import (
 	"bytes"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -219,41 +216,6 @@ func TestConfigAllProblemsAtOnce(t *testing.T) {
 	}
 }
 
-// TestConfigRefusedBeforeAnythingStarts runs the binary with a bad
-// configuration: exit 2 at once, no data directory created, no port taken,
-// nothing on stdout.
-func TestConfigRefusedBeforeAnythingStarts(t *testing.T) {
-	serviceBinary(t)
-	t.Parallel()
-	dataDir := filepath.Join(t.TempDir(), "data")
-	port := freePort(t)
-	p := startProc(t, map[string]string{
-		"DATA_DIR":             dataDir,
-		"PORT":                 strconv.Itoa(port),
-		"LOG_LEVEL":            "chatty",
-		"IRC_RECONNECT_MAX_MS": "soon",
-	})
-	code, ok := p.wait(10 * time.Second)
-	if !ok || code != 2 {
-		t.Fatalf("exited %v with code %d, want 2", ok, code)
-	}
-	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
-		t.Errorf("data directory created by a refused configuration: %v", err)
-	}
-	if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err != nil {
-		t.Errorf("port %d not free after a refused start: %v", port, err)
-	} else {
-		l.Close()
-	}
-	if p.stdout.String() != "" {
-		t.Errorf("stdout %q, want nothing", p.stdout.String())
-	}
-	lines := problemLines(p.stderr.String())
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "IRC_RECONNECT_MAX_MS:") || !strings.HasPrefix(lines[1], "LOG_LEVEL:") {
-		t.Errorf("problems %q, want IRC_RECONNECT_MAX_MS and LOG_LEVEL", lines)
-	}
-}
-
 // envReadRE finds the environment variables a source file reads by name.
 var envReadRE = regexp.MustCompile(`(?:getenv|os\.Getenv|os\.LookupEnv)\("([A-Za-z0-9_]+)"\)`)
 
@@ -340,12 +302,11 @@ func TestOnlyMainReadsTheEnvironment(t *testing.T) {
 	}
 }
 
-// TestEffectiveConfigLogged runs the binary and reads its start record:
-// every setting with its effective value, secrets as REDACTED.
-func TestEffectiveConfigLogged(t *testing.T) {
-	serviceBinary(t)
-	t.Parallel()
-	oauth := fakeOAuth(t, "cfgtokenvalue0123456789", "bot")
+// TestEffectiveConfig: the effective configuration of the start record
+// holds every setting of the table with its value from the environment, the
+// flags or the default, and secrets as REDACTED. (test/e2e reads the same
+// record from the running binary.)
+func TestEffectiveConfig(t *testing.T) {
 	secrets := map[string]string{
 		"TWITCH_OAUTH_TOKEN":   "cfgtokenvalue0123456789",
 		"TWITCH_CLIENT_SECRET": "cfgclientsecret0123456789",
@@ -354,8 +315,8 @@ func TestEffectiveConfigLogged(t *testing.T) {
 	}
 	env := map[string]string{
 		"MESSAGE_BUS_DRIVER":  "stdout",
-		"TWITCH_IRC_URL":      "tcp://127.0.0.1:1", // nothing listens: the service keeps retrying
-		"TWITCH_OAUTH_URL":    oauth,
+		"TWITCH_IRC_URL":      "tcp://127.0.0.1:1",
+		"TWITCH_OAUTH_URL":    "http://127.0.0.1:1",
 		"TWITCH_BOT_USERNAME": "bot",
 		"PORT":                "0",
 		"LOG_LEVEL":           "debug",
@@ -363,12 +324,11 @@ func TestEffectiveConfigLogged(t *testing.T) {
 	for k, v := range secrets {
 		env[k] = v
 	}
-	p := startProc(t, env, "--channels", "x,y", "--join-rate", "7")
-	rec := p.waitLog("starting", 10*time.Second)
-	cfg, ok := rec["config"].(map[string]any)
-	if !ok {
-		t.Fatalf("start record without a config object: %v", rec)
+	s := newSettings(&config{})
+	if err := s.load("ingress-egress", []string{"--channels", "x,y", "--join-rate", "7"}, envMap(env)); err != nil {
+		t.Fatal(err)
 	}
+	cfg := s.effective()
 	for _, st := range newSettings(&config{}).list {
 		got, ok := cfg[st.env]
 		want := st.def
@@ -386,15 +346,14 @@ func TestEffectiveConfigLogged(t *testing.T) {
 			t.Errorf("config %s = %v (present %v), want %q", st.env, got, ok, want)
 		}
 	}
-	p.waitLog("started", 10*time.Second)
-	p.signal(syscall.SIGTERM)
-	if code, ok := p.wait(10 * time.Second); !ok || code != 0 {
-		t.Fatalf("after SIGTERM: exited %v, code %d", ok, code)
+	if len(cfg) != len(s.list) {
+		t.Errorf("effective configuration has %d entries, the table %d settings", len(cfg), len(s.list))
 	}
-	out := p.stdout.String() + p.stderr.String()
 	for k, v := range secrets {
-		if strings.Contains(out, v) {
-			t.Errorf("the value of %s appears in the output", k)
+		for name, shown := range cfg {
+			if strings.Contains(shown, v) {
+				t.Errorf("the value of %s appears in the effective configuration (%s)", k, name)
+			}
 		}
 	}
 }

@@ -55,6 +55,16 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
+	if _, ok := deps["test/harness"]; !ok {
+		t.Errorf("test/harness: not listed by go list")
+	}
+	for pkg, ds := range deps {
+		// The black-box test harness builds on everything; nothing but
+		// tests builds on it.
+		if !strings.HasPrefix(pkg, "test/") && slices.ContainsFunc(ds, func(d string) bool { return strings.HasPrefix(d, "test/") }) {
+			t.Errorf("%s depends on the test harness (test/...)", pkg)
+		}
+	}
 	for pkg, ds := range deps {
 		if !strings.HasPrefix(pkg, "twitch") {
 			continue

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of the service binary: the built binary as a process,
 // the fake Twitch server (twitch/twitchtest) in the test, and the bus read
@@ -18,62 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingress-egress/ingress-egress/test/harness"
 	"github.com/ingress-egress/ingress-egress/twitch/twitchtest"
 )
 
-// generate sends count PRIVMSGs round robin over channels as fast as the
-// service reads them and returns what was sent, by message id. Every
-// message must reach exactly one client (the service).
-func generate(t *testing.T, fake *twitchtest.Server, channels []string, count int, sent map[string]sentMsg) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	n, unseen := 0, 0
-	got := fake.Generate(ctx, twitchtest.Gen{
-		Channels: channels,
-		Count:    count,
-		OnSent: func(id string, clients int) {
-			sent[id] = sentMsg{channel: channels[n%len(channels)], n: n}
-			n++
-			if clients != 1 {
-				unseen++
-			}
-		},
-	})
-	if got != count {
-		t.Fatalf("generated %d of %d messages within 30 s", got, count)
-	}
-	if unseen > 0 {
-		t.Fatalf("%d of %d messages did not reach exactly one client", unseen, count)
-	}
-}
-
-// waitAcked waits until the publisher has settled every accepted message
-// and acked is want.
-func waitAcked(t *testing.T, base, token string, want uint64) debugSnapshot {
-	t.Helper()
-	var d debugSnapshot
-	waitFor(t, 20*time.Second, 20*time.Millisecond, "every envelope acknowledged", func() (bool, string) {
-		d = getDebug(t, base, token)
-		return d.Bus.Acked == want && d.Bus.Pending == 0, "bus " + strconv.FormatUint(d.Bus.Acked, 10) + " acked, " + strconv.Itoa(d.Bus.Pending) + " pending"
-	})
-	return d
-}
-
-func notReady(t *testing.T, body string) []string {
-	t.Helper()
-	var v struct {
-		Ready    bool     `json:"ready"`
-		NotReady []string `json:"notReady"`
-	}
-	if err := json.Unmarshal([]byte(body), &v); err != nil {
-		t.Fatalf("/readyz body is not JSON: %v: %q", err, body)
-	}
-	return v.NotReady
-}
-
 func TestE2EPipeline(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	channels := []string{"alpha", "bravo", "charlie", "delta"}
 	const first, second = 3000, 1000
@@ -90,9 +40,9 @@ func TestE2EPipeline(t *testing.T) {
 	fake := twitchtest.NewServer(twitchtest.Config{JoinDelay: 100 * time.Millisecond})
 	t.Cleanup(fake.Close)
 
-	natsPort := freePort(t)
+	natsPort := harness.FreePort(t)
 	dataDir := t.TempDir()
-	p := startProc(t, map[string]string{
+	p := harness.Start(t, map[string]string{
 		"TWITCH_IRC_URL":           "ws://" + ln.Addr().String(),
 		"TWITCH_CHANNELS":          strings.Join(channels, ","),
 		"PORT":                     "0",
@@ -101,19 +51,19 @@ func TestE2EPipeline(t *testing.T) {
 		"IRC_RECONNECT_INITIAL_MS": "100",
 		"IRC_RECONNECT_MAX_MS":     "500",
 	})
-	base := p.httpBase()
-	busRec := p.waitLog("embedded NATS bus ready: watch the envelopes with a NATS client", 5*time.Second)
+	base := p.HTTPBase()
+	busRec := p.WaitLog("embedded NATS bus ready: watch the envelopes with a NATS client", 5*time.Second)
 	natsURL := "nats://127.0.0.1:" + strconv.Itoa(natsPort)
 	if busRec["natsUrl"] != natsURL || busRec["stream"] != "INGRESS" || busRec["subject"] != "internal.ingress.v1" {
 		t.Errorf("embedded bus record %v, want natsUrl %s, stream INGRESS, subject internal.ingress.v1", busRec, natsURL)
 	}
 
 	// 503 before the joins, naming only what is missing.
-	if code, body := readyz(t, base); code != http.StatusServiceUnavailable || !slices.Equal(notReady(t, body), []string{"twitch"}) {
+	if code, body := harness.Readyz(t, base); code != http.StatusServiceUnavailable || !slices.Equal(harness.NotReady(t, body), []string{"twitch"}) {
 		t.Fatalf("/readyz before the joins: %d %s, want 503 naming twitch only", code, body)
 	}
 	for _, path := range []string{"/healthz", "/livez"} {
-		if code, body := httpGet(t, base+path, ""); code != http.StatusOK {
+		if code, body := harness.HTTPGet(t, base+path, ""); code != http.StatusOK {
 			t.Errorf("%s with Twitch unreachable: %d %s, want 200 (an outage must not restart the process)", path, code, body)
 		}
 	}
@@ -122,31 +72,31 @@ func TestE2EPipeline(t *testing.T) {
 	if err := fake.Serve(ln, "ws"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200 after the joins", func() (bool, string) {
-		code, body := readyz(t, base)
+	harness.WaitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200 after the joins", func() (bool, string) {
+		code, body := harness.Readyz(t, base)
 		return code == http.StatusOK, strconv.Itoa(code) + " " + body
 	})
 	if clients := fake.Clients(); len(clients) != 1 || !slices.Equal(clients[0].Channels(), channels) {
 		t.Fatalf("fake server clients %d, want one in %v", len(clients), channels)
 	}
 
-	sent := map[string]sentMsg{}
-	generate(t, fake, channels, first, sent)
-	waitAcked(t, base, "", first)
+	sent := map[string]harness.Sent{}
+	harness.Generate(t, fake, channels, first, sent)
+	harness.WaitAcked(t, base, "", first)
 
 	// The server drops the connection: 503, then 200 after the reconnect.
 	fake.CloseAll()
-	waitFor(t, 5*time.Second, 2*time.Millisecond, "/readyz 503 after the drop", func() (bool, string) {
-		code, body := readyz(t, base)
-		return code == http.StatusServiceUnavailable && slices.Contains(notReady(t, body), "twitch"), strconv.Itoa(code) + " " + body
+	harness.WaitFor(t, 5*time.Second, 2*time.Millisecond, "/readyz 503 after the drop", func() (bool, string) {
+		code, body := harness.Readyz(t, base)
+		return code == http.StatusServiceUnavailable && slices.Contains(harness.NotReady(t, body), "twitch"), strconv.Itoa(code) + " " + body
 	})
-	waitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200 after the reconnect", func() (bool, string) {
-		code, body := readyz(t, base)
+	harness.WaitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200 after the reconnect", func() (bool, string) {
+		code, body := harness.Readyz(t, base)
 		return code == http.StatusOK, strconv.Itoa(code) + " " + body
 	})
-	generate(t, fake, channels, second, sent)
+	harness.Generate(t, fake, channels, second, sent)
 	const total = first + second
-	d := waitAcked(t, base, "", total)
+	d := harness.WaitAcked(t, base, "", total)
 
 	// /_debug/twitch agrees with what was sent.
 	var privmsgs, reconnects uint64
@@ -169,7 +119,7 @@ func TestE2EPipeline(t *testing.T) {
 	}
 
 	// /metrics parses and agrees.
-	fams := metricFamilies(t, base)
+	fams := harness.Metrics(t, base)
 	for _, c := range []struct {
 		name, labels string
 		want         float64
@@ -191,52 +141,52 @@ func TestE2EPipeline(t *testing.T) {
 		{"ingress_credentials_ready", "mode=anonymous", 1},
 		{"ingress_receive_to_ack_seconds", "", total}, // the histogram's count
 	} {
-		if got := metric(t, fams, c.name, c.labels); got != c.want {
+		if got := harness.Metric(t, fams, c.name, c.labels); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
 	var byCmd float64
-	for _, v := range fams["ingress_lines_received_by_command_total"].samples {
+	for _, v := range fams["ingress_lines_received_by_command_total"].Samples {
 		byCmd += v
 	}
-	if lines := metric(t, fams, "ingress_lines_received_total", ""); lines != byCmd {
+	if lines := harness.Metric(t, fams, "ingress_lines_received_total", ""); lines != byCmd {
 		t.Errorf("ingress_lines_received_total %v, but the lines by command add up to %v", lines, byCmd)
 	}
 	var byReason float64
-	for _, v := range fams["ingress_reconnects_by_reason_total"].samples {
+	for _, v := range fams["ingress_reconnects_by_reason_total"].Samples {
 		byReason += v
 	}
 	if byReason != float64(reconnects) {
 		t.Errorf("reconnects by reason add up to %v, want %d", byReason, reconnects)
 	}
-	if gs := metric(t, fams, "ingress_gap_seconds_total", ""); gs <= 0 || gs > 30 {
+	if gs := harness.Metric(t, fams, "ingress_gap_seconds_total", ""); gs <= 0 || gs > 30 {
 		t.Errorf("ingress_gap_seconds_total %v after one short outage", gs)
 	}
-	if f := fams["ingress_receive_to_ack_seconds"]; f.typ != "HISTOGRAM" {
-		t.Errorf("ingress_receive_to_ack_seconds is a %s, want a histogram", f.typ)
+	if f := fams["ingress_receive_to_ack_seconds"]; f.Type != "HISTOGRAM" {
+		t.Errorf("ingress_receive_to_ack_seconds is a %s, want a histogram", f.Type)
 	}
 	for name, f := range fams {
-		if strings.HasSuffix(name, "_total") && f.typ != "COUNTER" {
-			t.Errorf("%s is a %s, want a counter", name, f.typ)
+		if strings.HasSuffix(name, "_total") && f.Type != "COUNTER" {
+			t.Errorf("%s is a %s, want a counter", name, f.Type)
 		}
 	}
 
 	// Every envelope on the bus, exactly once, with the right content.
-	msgs := readStream(t, natsURL, "", "INGRESS", "internal.ingress.v1", 20*time.Second)
-	checkEnvelopes(t, msgs, sent)
+	msgs := harness.ReadStream(t, natsURL, "", "INGRESS", "internal.ingress.v1", 20*time.Second)
+	harness.CheckEnvelopes(t, msgs, sent)
 
 	// A clean stop.
 	start := time.Now()
-	p.signal(syscall.SIGTERM)
-	code, ok := p.wait(10 * time.Second)
+	p.Signal(syscall.SIGTERM)
+	code, ok := p.Wait(10 * time.Second)
 	if !ok || code != 0 {
 		t.Fatalf("after SIGTERM: exited %v, code %d, after %v; want 0 within 10 s", ok, code, time.Since(start))
 	}
-	drained := p.findLogs("bus drained")
+	drained := p.FindLogs("bus drained")
 	if len(drained) != 1 || drained[0]["accepted"] != float64(total) || drained[0]["acked"] != float64(total) {
 		t.Errorf("final bus record %v, want accepted and acked %d", drained, total)
 	}
-	for _, rec := range p.logs() {
+	for _, rec := range p.Logs() {
 		if sev := rec["severity"]; sev == "ERROR" {
 			t.Errorf("error logged in a clean run: %v", rec)
 		}
@@ -248,7 +198,7 @@ func TestE2EPipeline(t *testing.T) {
 // line it read must be on the bus (or a failure event) or counted as
 // undelivered in its final log.
 func TestE2ESigtermInFlight(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
@@ -273,15 +223,15 @@ func TestE2ESigtermInFlight(t *testing.T) {
 }
 
 func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
-	ns := startNATS(t, "")
-	createIngressStream(t, ns.ClientURL(), "")
-	proxy := startSlowProxy(t, ns.Addr().String(), rate, buffered)
+	ns := harness.StartNATS(t, "")
+	harness.CreateIngressStream(t, ns.ClientURL(), "")
+	proxy := harness.StartSlowProxy(t, ns.Addr().String(), rate, buffered)
 
-	fake, ircURL := startFakeTwitch(t, twitchtest.Config{}, "tcp")
+	fake, ircURL := harness.StartFakeTwitch(t, twitchtest.Config{}, "tcp")
 	channels := []string{"one", "two", "three"}
 	env := map[string]string{
 		"MESSAGE_BUS_DRIVER": "nats",
-		"NATS_URL":           "nats://" + proxy.addr(),
+		"NATS_URL":           "nats://" + proxy.Addr(),
 		"TWITCH_IRC_URL":     ircURL,
 		"TWITCH_CHANNELS":    strings.Join(channels, ","),
 		"PORT":               "0",
@@ -289,10 +239,10 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 	if timeout != "" {
 		env["SHUTDOWN_TIMEOUT"] = timeout
 	}
-	p := startProc(t, env)
-	base := p.httpBase()
-	waitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200", func() (bool, string) {
-		code, body := readyz(t, base)
+	p := harness.Start(t, env)
+	base := p.HTTPBase()
+	harness.WaitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200", func() (bool, string) {
+		code, body := harness.Readyz(t, base)
 		return code == http.StatusOK, strconv.Itoa(code) + " " + body
 	})
 
@@ -312,29 +262,29 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 		}})
 	}()
 	t.Cleanup(func() { cancel(); <-genDone })
-	waitFor(t, 20*time.Second, 20*time.Millisecond, "thousands of messages in flight", func() (bool, string) {
-		d := getDebug(t, base, "")
+	harness.WaitFor(t, 20*time.Second, 20*time.Millisecond, "thousands of messages in flight", func() (bool, string) {
+		d := harness.Debug(t, base, "")
 		return d.Bus.Pending >= 4000 && d.Bus.Acked > 0, strconv.Itoa(d.Bus.Pending) + " pending, " + strconv.FormatUint(d.Bus.Acked, 10) + " acked"
 	})
 
 	start := time.Now()
-	p.signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	// Readiness goes false at once, while the bus drains.
-	waitFor(t, time.Second, 10*time.Millisecond, "/readyz 503 at once", func() (bool, string) {
-		code, body := readyz(t, base)
-		return code == http.StatusServiceUnavailable && slices.Contains(notReady(t, body), "shutdown"), strconv.Itoa(code) + " " + body
+	harness.WaitFor(t, time.Second, 10*time.Millisecond, "/readyz 503 at once", func() (bool, string) {
+		code, body := harness.Readyz(t, base)
+		return code == http.StatusServiceUnavailable && slices.Contains(harness.NotReady(t, body), "shutdown"), strconv.Itoa(code) + " " + body
 	})
 	time.Sleep(100 * time.Millisecond) // reading stops at once; what is sent after it stays unread
 	cancel()
 	<-genDone
-	code, ok := p.wait(10*time.Second - time.Since(start))
+	code, ok := p.Wait(10*time.Second - time.Since(start))
 	elapsed := time.Since(start)
-	proxy.close() // what the proxy holds now never reaches the bus
+	proxy.Close() // what the proxy holds now never reaches the bus
 	if !ok || code != 0 {
 		t.Fatalf("after SIGTERM: exited %v with code %d after %v; want 0 within 10 s", ok, code, elapsed)
 	}
 	steps := []string{}
-	for _, rec := range p.findLogs("shutdown step done") {
+	for _, rec := range p.FindLogs("shutdown step done") {
 		steps = append(steps, fmt.Sprint(rec["step"], " ", rec["duration"]))
 	}
 	t.Logf("exited %v after SIGTERM; steps: %s", elapsed.Round(time.Millisecond), strings.Join(steps, ", "))
@@ -348,12 +298,12 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 	}
 	// Reading stops before the bus drains: a line read then was either
 	// accepted by the publisher or logged as not accepted, with its id.
-	ingest := p.findLogs("ingest stopped")
+	ingest := p.FindLogs("ingest stopped")
 	if len(ingest) != 1 {
 		t.Fatalf("%d \"ingest stopped\" records, want 1", len(ingest))
 	}
 	undelivered := map[string]bool{}
-	notAccepted := p.findLogs("envelope not accepted by the publisher")
+	notAccepted := p.FindLogs("envelope not accepted by the publisher")
 	for _, rec := range notAccepted {
 		id, _ := rec["msgId"].(string)
 		if id == "" || undelivered[id] {
@@ -368,8 +318,8 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 
 	// What is on the bus.
 	onBus := map[string]bool{}
-	for _, m := range readStream(t, ns.ClientURL(), "", "INGRESS", "internal.ingress.v1", 20*time.Second) {
-		var e envelopeRec
+	for _, m := range harness.ReadStream(t, ns.ClientURL(), "", "INGRESS", "internal.ingress.v1", 20*time.Second) {
+		var e harness.Envelope
 		if err := json.Unmarshal(m.Data, &e); err != nil || e.Payload.MessageID != m.MsgID {
 			t.Errorf("bad message on the bus: %v %q", err, m.Data)
 		}
@@ -378,7 +328,7 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 		}
 		onBus[m.MsgID] = true
 	}
-	for _, m := range readStream(t, ns.ClientURL(), "", "INGRESS", "internal.finalize.v1", 20*time.Second) {
+	for _, m := range harness.ReadStream(t, ns.ClientURL(), "", "INGRESS", "internal.finalize.v1", 20*time.Second) {
 		var ev struct {
 			Payload struct {
 				MsgID string `json:"msgId"`
@@ -398,7 +348,7 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 	// Every id the publisher gave up on, from its bounded log entries.
 	loggedIDs := func() int {
 		ids := 0
-		for _, rec := range p.findLogs("bus: undelivered message ids") {
+		for _, rec := range p.FindLogs("bus: undelivered message ids") {
 			list, _ := rec["msgIds"].([]any)
 			if len(list) != num(rec, "count") {
 				t.Errorf("undelivered record: count %d but %d ids", num(rec, "count"), len(list))
@@ -417,8 +367,8 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 
 	// The final log: the publisher's report, or the counts when the bus
 	// driver was stuck.
-	drained := p.findLogs("bus drained")
-	stuck := p.findLogs("the bus did not close by the shutdown deadline: exiting without it")
+	drained := p.FindLogs("bus drained")
+	stuck := p.FindLogs("the bus did not close by the shutdown deadline: exiting without it")
 	switch {
 	case len(drained) == 1 && len(stuck) == 0:
 		accepted, acked, failures := num(drained[0], "accepted"), num(drained[0], "acked"), num(drained[0], "failureEvents")
@@ -478,7 +428,7 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 // server allows as many JOINs per 10 s as the service is configured for,
 // and drops a connection that sends more.
 func TestE2EAdminChannels(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	for _, tc := range []struct {
 		name     string
@@ -496,9 +446,9 @@ func TestE2EAdminChannels(t *testing.T) {
 }
 
 func adminChannels(t *testing.T, token string, joinRate int) {
-	ns := startNATS(t, "")
-	createIngressStream(t, ns.ClientURL(), "")
-	fake, ircURL := startFakeTwitch(t, twitchtest.Config{JoinLimit: joinRate, JoinWindow: 10 * time.Second}, "ws")
+	ns := harness.StartNATS(t, "")
+	harness.CreateIngressStream(t, ns.ClientURL(), "")
+	fake, ircURL := harness.StartFakeTwitch(t, twitchtest.Config{JoinLimit: joinRate, JoinWindow: 10 * time.Second}, "ws")
 	env := map[string]string{
 		"MESSAGE_BUS_DRIVER": "nats",
 		"NATS_URL":           ns.ClientURL(),
@@ -510,12 +460,12 @@ func adminChannels(t *testing.T, token string, joinRate int) {
 	if token != "" {
 		env["ADMIN_TOKEN"] = token
 	}
-	p := startProc(t, env)
-	base := p.httpBase()
+	p := harness.Start(t, env)
+	base := p.HTTPBase()
 	waitReady := func(what string) {
 		t.Helper()
-		waitFor(t, 20*time.Second, 20*time.Millisecond, what, func() (bool, string) {
-			code, body := readyz(t, base)
+		harness.WaitFor(t, 20*time.Second, 20*time.Millisecond, what, func() (bool, string) {
+			code, body := harness.Readyz(t, base)
 			return code == http.StatusOK, strconv.Itoa(code) + " " + body
 		})
 	}
@@ -525,44 +475,44 @@ func adminChannels(t *testing.T, token string, joinRate int) {
 	// (and nothing changes); without one, loopback clients need none.
 	if token != "" {
 		for _, bad := range []string{"", "wrong-token", token + "x"} {
-			if code, body := httpDo(t, http.MethodPost, base+"/_admin/channels", bad, `{"channels":["intruder"]}`); code != http.StatusUnauthorized {
+			if code, body := harness.HTTPDo(t, http.MethodPost, base+"/_admin/channels", bad, `{"channels":["intruder"]}`); code != http.StatusUnauthorized {
 				t.Errorf("POST with bearer %q: %d %s, want 401", bad, code, body)
 			}
-			if code, body := httpDo(t, http.MethodDelete, base+"/_admin/channels/first", bad, ""); code != http.StatusUnauthorized {
+			if code, body := harness.HTTPDo(t, http.MethodDelete, base+"/_admin/channels/first", bad, ""); code != http.StatusUnauthorized {
 				t.Errorf("DELETE with bearer %q: %d %s, want 401", bad, code, body)
 			}
-			if code, _ := httpGet(t, base+"/_debug/twitch", bad); code != http.StatusUnauthorized {
+			if code, _ := harness.HTTPGet(t, base+"/_debug/twitch", bad); code != http.StatusUnauthorized {
 				t.Errorf("/_debug/twitch with bearer %q: %d, want 401", bad, code)
 			}
 		}
-		if d := getDebug(t, base, token); d.Twitch.Wanted != 1 {
+		if d := harness.Debug(t, base, token); d.Twitch.Wanted != 1 {
 			t.Fatalf("refused requests changed the channels: %d wanted", d.Twitch.Wanted)
 		}
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-		if code, body := httpGet(t, base+path, ""); code != http.StatusOK {
+		if code, body := harness.HTTPGet(t, base+path, ""); code != http.StatusOK {
 			t.Errorf("%s without a bearer: %d %s, want 200", path, code, body)
 		}
 	}
-	if code, body := httpDo(t, http.MethodPost, base+"/_admin/channels", token, `{"channels":["ok","bad name"]}`); code != http.StatusBadRequest {
+	if code, body := harness.HTTPDo(t, http.MethodPost, base+"/_admin/channels", token, `{"channels":["ok","bad name"]}`); code != http.StatusBadRequest {
 		t.Errorf("POST with an invalid login: %d %s, want 400", code, body)
 	}
-	if code, body := httpDo(t, http.MethodPost, base+"/_admin/channels", token, `{"logins":["x"]}`); code != http.StatusBadRequest {
+	if code, body := harness.HTTPDo(t, http.MethodPost, base+"/_admin/channels", token, `{"logins":["x"]}`); code != http.StatusBadRequest {
 		t.Errorf("POST without channels: %d %s, want 400", code, body)
 	}
 
 	// Join two channels. With the tight JOIN window (2 per 10 s, "first"
 	// used one), new1 joins at once and new2 when the window lets it.
-	code, body := httpDo(t, http.MethodPost, base+"/_admin/channels", token, `{"channels":["#New1","new2"]}`)
+	code, body := harness.HTTPDo(t, http.MethodPost, base+"/_admin/channels", token, `{"channels":["#New1","new2"]}`)
 	if code != http.StatusAccepted {
 		t.Fatalf("POST /_admin/channels: %d %s, want 202", code, body)
 	}
-	waitFor(t, 5*time.Second, 20*time.Millisecond, "new1 joined", func() (bool, string) {
+	harness.WaitFor(t, 5*time.Second, 20*time.Millisecond, "new1 joined", func() (bool, string) {
 		cl := fake.Clients()
 		return len(cl) == 1 && cl[0].InChannel("new1"), "not yet"
 	})
 	if joinRate == 2 {
-		if code, body := readyz(t, base); code != http.StatusServiceUnavailable {
+		if code, body := harness.Readyz(t, base); code != http.StatusServiceUnavailable {
 			t.Errorf("/readyz with new2 waiting for the JOIN window: %d %s, want 503", code, body)
 		}
 	}
@@ -572,29 +522,29 @@ func adminChannels(t *testing.T, token string, joinRate int) {
 	}
 
 	// Envelopes flow for the new channels.
-	sent := map[string]sentMsg{}
-	generate(t, fake, []string{"new1", "new2", "first"}, 300, sent)
-	waitAcked(t, base, token, 300)
-	checkEnvelopes(t, readStream(t, ns.ClientURL(), "", "INGRESS", "internal.ingress.v1", 20*time.Second), sent)
+	sent := map[string]harness.Sent{}
+	harness.Generate(t, fake, []string{"new1", "new2", "first"}, 300, sent)
+	harness.WaitAcked(t, base, token, 300)
+	harness.CheckEnvelopes(t, harness.ReadStream(t, ns.ClientURL(), "", "INGRESS", "internal.ingress.v1", 20*time.Second), sent)
 
 	// Part new1: the server sees the PART, its messages no longer reach
 	// the service.
-	if code, body := httpDo(t, http.MethodDelete, base+"/_admin/channels/new1", token, ""); code != http.StatusAccepted {
+	if code, body := harness.HTTPDo(t, http.MethodDelete, base+"/_admin/channels/new1", token, ""); code != http.StatusAccepted {
 		t.Fatalf("DELETE /_admin/channels/new1: %d %s, want 202", code, body)
 	}
-	waitFor(t, 5*time.Second, 20*time.Millisecond, "new1 parted", func() (bool, string) {
+	harness.WaitFor(t, 5*time.Second, 20*time.Millisecond, "new1 parted", func() (bool, string) {
 		cl := fake.Clients()
 		return len(cl) == 1 && !cl[0].InChannel("new1") && cl[0].InChannel("new2"), "still in new1"
 	})
-	d := getDebug(t, base, token)
+	d := harness.Debug(t, base, token)
 	if d.Twitch.Wanted != 2 || d.Twitch.Joined != 2 || !d.Twitch.Ready {
 		t.Errorf("after the part: wanted %d, joined %d, ready %v; want 2, 2, true", d.Twitch.Wanted, d.Twitch.Joined, d.Twitch.Ready)
 	}
 	if n := fake.Broadcast("new1", twitchtest.PrivmsgLine("new1", twitchtest.MessageID(1<<40), 1)); n != 0 {
 		t.Errorf("a message in the parted channel reached %d clients", n)
 	}
-	p.signal(syscall.SIGTERM)
-	if code, ok := p.wait(10 * time.Second); !ok || code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code, ok := p.Wait(10 * time.Second); !ok || code != 0 {
 		t.Errorf("after SIGTERM: exited %v with code %d", ok, code)
 	}
 }
@@ -602,40 +552,40 @@ func adminChannels(t *testing.T, token string, joinRate int) {
 // TestE2ESecondSignal: a second signal during the drain ends the process at
 // once.
 func TestE2ESecondSignal(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
-	ns := startNATS(t, "")
-	createIngressStream(t, ns.ClientURL(), "")
-	proxy := startSlowProxy(t, ns.Addr().String(), 64<<10, true)
-	fake, ircURL := startFakeTwitch(t, twitchtest.Config{}, "tcp")
-	p := startProc(t, map[string]string{
+	ns := harness.StartNATS(t, "")
+	harness.CreateIngressStream(t, ns.ClientURL(), "")
+	proxy := harness.StartSlowProxy(t, ns.Addr().String(), 64<<10, true)
+	fake, ircURL := harness.StartFakeTwitch(t, twitchtest.Config{}, "tcp")
+	p := harness.Start(t, map[string]string{
 		"MESSAGE_BUS_DRIVER": "nats",
-		"NATS_URL":           "nats://" + proxy.addr(),
+		"NATS_URL":           "nats://" + proxy.Addr(),
 		"TWITCH_IRC_URL":     ircURL,
 		"TWITCH_CHANNELS":    "one",
 		"PORT":               "0",
 	})
-	base := p.httpBase()
-	waitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200", func() (bool, string) {
-		code, body := readyz(t, base)
+	base := p.HTTPBase()
+	harness.WaitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200", func() (bool, string) {
+		code, body := harness.Readyz(t, base)
 		return code == http.StatusOK, strconv.Itoa(code) + " " + body
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	fake.Generate(ctx, twitchtest.Gen{Channels: []string{"one"}, Count: 2000})
 	// The lines must have reached the publisher, or there is nothing to drain.
-	waitFor(t, 10*time.Second, 20*time.Millisecond, "envelopes waiting for the slow bus", func() (bool, string) {
-		n := metric(t, metricFamilies(t, base), "ingress_bus_pending", "")
+	harness.WaitFor(t, 10*time.Second, 20*time.Millisecond, "envelopes waiting for the slow bus", func() (bool, string) {
+		n := harness.Metric(t, harness.Metrics(t, base), "ingress_bus_pending", "")
 		return n >= 100, strconv.FormatFloat(n, 'f', 0, 64) + " pending"
 	})
-	p.signal(syscall.SIGTERM)
-	p.waitLog("shutdown step done", 5*time.Second) // reading stopped; the bus drains for up to 8 s
+	p.Signal(syscall.SIGTERM)
+	p.WaitLog("shutdown step done", 5*time.Second) // reading stopped; the bus drains for up to 8 s
 	start := time.Now()
-	p.signal(syscall.SIGINT)
-	if _, ok := p.wait(2 * time.Second); !ok {
+	p.Signal(syscall.SIGINT)
+	if _, ok := p.Wait(2 * time.Second); !ok {
 		t.Fatalf("still running %v after the second signal", time.Since(start))
 	}
-	if len(p.findLogs("bus drained")) != 0 {
+	if len(p.FindLogs("bus drained")) != 0 {
 		t.Errorf("the drain finished: the bus was not slow enough for the test")
 	}
 }
