@@ -44,6 +44,18 @@ func exerciseHTTP(t *testing.T, base, adminToken string) []string {
 	call("POST", "/_admin/channels", adminToken, `{"channels":"not a list"}`, http.StatusBadRequest)
 	call("DELETE", "/_admin/channels/extra", adminToken, "", http.StatusAccepted)
 	call("DELETE", "/_admin/channels/extra", "", "", http.StatusUnauthorized)
+	// Every profile, in its text form where it has one, and the binary
+	// ones: none may carry the command line or the environment.
+	call("GET", "/_debug/pprof/", adminToken, "", 200)
+	call("GET", "/_debug/pprof/cmdline", adminToken, "", http.StatusNotFound)
+	call("GET", "/_debug/pprof/symbol", adminToken, "", 200)
+	for _, prof := range []string{"goroutine", "heap", "allocs", "threadcreate", "block", "mutex"} {
+		call("GET", "/_debug/pprof/"+prof+"?debug=1", adminToken, "", 200)
+		call("GET", "/_debug/pprof/"+prof+"?debug=2", adminToken, "", 200)
+		call("GET", "/_debug/pprof/"+prof, adminToken, "", 200)
+	}
+	call("GET", "/_debug/pprof/profile?seconds=1", adminToken, "", 200)
+	call("GET", "/_debug/pprof/trace?seconds=1", adminToken, "", 200)
 	return bodies
 }
 
