@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ingress-egress/ingress-egress/ircv3"
+	"github.com/ingress-egress/ingress-egress/twitch/tmi"
 )
 
 // Tokens of the PINGs we send.
@@ -260,9 +261,9 @@ func (s *session) readLoop(ctx context.Context) {
 			continue
 		}
 		cnt.lines.Add(1)
-		c := classify(msg.Command)
+		c := tmi.KindOf(msg.Command)
 		cnt.byCommand[c].Add(1)
-		if c != cmdPrivmsg {
+		if c != tmi.KindPrivmsg {
 			s.control(c, msg, now)
 		}
 		if s.sl.overlap.Load() && s.duplicate(c, msg, raw, now) {
@@ -315,12 +316,12 @@ func (s *session) resumed(token []byte) {
 // connection of an overlap. The key is the id tag; lines without one that
 // Twitch sends to every member of a channel (CLEARCHAT, CLEARMSG) are keyed
 // by their whole text. Connection-specific lines are never duplicates.
-func (s *session) duplicate(c int, msg *ircv3.Message, raw []byte, now time.Time) bool {
+func (s *session) duplicate(c tmi.Kind, msg *ircv3.Message, raw []byte, now time.Time) bool {
 	if id, ok := msg.Tag("id"); ok && len(id) > 0 {
 		return s.sl.dedup.check(id, now)
 	}
 	switch c {
-	case cmdClearchat, cmdClearmsg, cmdUsernotice, cmdHosttarget:
+	case tmi.KindClearchat, tmi.KindClearmsg, tmi.KindUsernotice, tmi.KindHosttarget:
 		return s.sl.dedup.check(raw, now)
 	}
 	return false
@@ -328,14 +329,14 @@ func (s *session) duplicate(c int, msg *ircv3.Message, raw []byte, now time.Time
 
 // control follows the protocol: PING, PONG, registration, RECONNECT and
 // channel membership.
-func (s *session) control(c int, msg *ircv3.Message, now time.Time) {
+func (s *session) control(c tmi.Kind, msg *ircv3.Message, now time.Time) {
 	switch c {
-	case cmdPing:
+	case tmi.KindPing:
 		pong, err := ircv3.AppendPong(nil, msg.Trailing())
 		if err == nil {
 			s.trySend(pong)
 		}
-	case cmdPong:
+	case tmi.KindPong:
 		switch string(msg.Trailing()) {
 		case pingKeepalive:
 			if at := s.pingSentAt.Load(); at != 0 {
@@ -350,9 +351,9 @@ func (s *session) control(c int, msg *ircv3.Message, now time.Time) {
 				s.resumed(t)
 			}
 		}
-	case cmdReconnect:
+	case tmi.KindReconnect:
 		s.reconnect.set()
-	case cmdCap:
+	case tmi.KindCap:
 		// CAP * ACK :caps / CAP * NAK :caps; CAP END once every REQ is answered.
 		if sub := msg.Param(1); string(sub) == "ACK" || string(sub) == "NAK" {
 			s.capPending--
@@ -360,14 +361,14 @@ func (s *session) control(c int, msg *ircv3.Message, now time.Time) {
 				s.trySend(ircv3.AppendCapEnd(nil))
 			}
 		}
-	case cmdNumeric:
+	case tmi.KindNumeric:
 		if string(msg.Command) == "001" {
 			s.regAt.Store(now.UnixNano())
 			s.registered.set()
 		}
-	case cmdError:
+	case tmi.KindError:
 		s.fail(fmt.Errorf("twitch: server closed the link: %.200s", msg.Trailing()))
-	case cmdNotice:
+	case tmi.KindNotice:
 		if id, ok := msg.Tag("msg-id"); ok && joinRefusal(id) {
 			s.m.onFailed(s, channelName(msg.Param(0)), string(id), now)
 			return
@@ -380,13 +381,13 @@ func (s *session) control(c int, msg *ircv3.Message, now time.Time) {
 				}
 			}
 		}
-	case cmdJoin:
+	case tmi.KindJoin:
 		if s.isOwn(msg) {
 			s.m.onJoined(s, channelName(msg.Param(0)), now)
 		}
-	case cmdRoomstate:
+	case tmi.KindRoomstate:
 		s.m.onJoined(s, channelName(msg.Param(0)), now)
-	case cmdPart:
+	case tmi.KindPart:
 		if s.isOwn(msg) {
 			s.m.onPart(s, channelName(msg.Param(0)), now)
 		}
@@ -418,77 +419,4 @@ func (s *session) register(a Auth) error {
 	}
 	s.send(b)
 	return nil
-}
-
-// Commands counted separately in the status.
-const (
-	cmdOther = iota
-	cmdPrivmsg
-	cmdUsernotice
-	cmdClearchat
-	cmdClearmsg
-	cmdNotice
-	cmdRoomstate
-	cmdUserstate
-	cmdGlobaluserstate
-	cmdWhisper
-	cmdHosttarget
-	cmdJoin
-	cmdPart
-	cmdPing
-	cmdPong
-	cmdReconnect
-	cmdCap
-	cmdError
-	cmdNumeric
-	numCommands
-)
-
-var commandNames = [numCommands]string{
-	"other", "PRIVMSG", "USERNOTICE", "CLEARCHAT", "CLEARMSG", "NOTICE", "ROOMSTATE",
-	"USERSTATE", "GLOBALUSERSTATE", "WHISPER", "HOSTTARGET", "JOIN", "PART", "PING", "PONG",
-	"RECONNECT", "CAP", "ERROR", "numeric",
-}
-
-func classify(cmd []byte) int {
-	switch string(cmd) {
-	case "PRIVMSG":
-		return cmdPrivmsg
-	case "USERNOTICE":
-		return cmdUsernotice
-	case "CLEARCHAT":
-		return cmdClearchat
-	case "CLEARMSG":
-		return cmdClearmsg
-	case "NOTICE":
-		return cmdNotice
-	case "ROOMSTATE":
-		return cmdRoomstate
-	case "USERSTATE":
-		return cmdUserstate
-	case "GLOBALUSERSTATE":
-		return cmdGlobaluserstate
-	case "WHISPER":
-		return cmdWhisper
-	case "HOSTTARGET":
-		return cmdHosttarget
-	case "JOIN":
-		return cmdJoin
-	case "PART":
-		return cmdPart
-	case "PING":
-		return cmdPing
-	case "PONG":
-		return cmdPong
-	case "RECONNECT":
-		return cmdReconnect
-	case "CAP":
-		return cmdCap
-	case "ERROR":
-		return cmdError
-	}
-	if len(cmd) == 3 && cmd[0] >= '0' && cmd[0] <= '9' && cmd[1] >= '0' && cmd[1] <= '9' && cmd[2] >= '0' && cmd[2] <= '9' {
-		return cmdNumeric
-	}
-	return cmdOther
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/ingress-egress/ingress-egress/twitch/tmi"
 )
 
 // slot is one logical connection of the pool: a set of at most
@@ -46,7 +48,7 @@ type counters struct {
 	handlerNanos                     atomic.Int64
 	stalls                           atomic.Uint64 // HandleLine calls that took StallAfter or more
 	stallNanos                       atomic.Int64  // their time
-	byCommand                        [numCommands]atomic.Uint64
+	byCommand                        [tmi.NumKinds]atomic.Uint64
 }
 
 // dedupGrace is the least time deduplication stays on after the old

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/ingress-egress/ingress-egress/twitch/tmi"
 )
 
 // Status is a snapshot of the manager for /_debug/twitch and readiness. It
@@ -207,7 +209,7 @@ func (m *Manager) slotStatus(sl *slot) ConnStatus {
 	}
 	for i := range c.byCommand {
 		if n := c.byCommand[i].Load(); n > 0 {
-			cs.Counters.ByCommand[commandNames[i]] = n
+			cs.Counters.ByCommand[tmi.Kind(i).String()] = n
 		}
 	}
 	return cs

@@ -19,8 +19,10 @@ import (
 // Kind is the kind of a Twitch line, given by its command.
 type Kind uint8
 
-// The kinds the model knows. KindOther is every other command (PING, JOIN,
-// numerics, ...).
+// The kinds the model knows: Twitch's messages, then the protocol's
+// commands that a connection follows (KindNumeric is any three-digit
+// reply). KindOther is every other command. NumKinds is their number, for
+// tables indexed by Kind.
 const (
 	KindOther Kind = iota
 	KindPrivmsg
@@ -33,6 +35,15 @@ const (
 	KindNotice
 	KindReconnect
 	KindWhisper
+	KindHosttarget
+	KindJoin
+	KindPart
+	KindPing
+	KindPong
+	KindCap
+	KindError
+	KindNumeric
+	NumKinds
 )
 
 var kindNames = [...]string{
@@ -47,9 +58,17 @@ var kindNames = [...]string{
 	KindNotice:          "NOTICE",
 	KindReconnect:       "RECONNECT",
 	KindWhisper:         "WHISPER",
+	KindHosttarget:      "HOSTTARGET",
+	KindJoin:            "JOIN",
+	KindPart:            "PART",
+	KindPing:            "PING",
+	KindPong:            "PONG",
+	KindCap:             "CAP",
+	KindError:           "ERROR",
+	KindNumeric:         "numeric",
 }
 
-// String returns the command of k, or "other".
+// String returns the command of k, "numeric" or "other".
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
@@ -81,9 +100,28 @@ func KindOf(command []byte) Kind {
 		return KindReconnect
 	case "WHISPER":
 		return KindWhisper
+	case "HOSTTARGET":
+		return KindHosttarget
+	case "JOIN":
+		return KindJoin
+	case "PART":
+		return KindPart
+	case "PING":
+		return KindPing
+	case "PONG":
+		return KindPong
+	case "CAP":
+		return KindCap
+	case "ERROR":
+		return KindError
+	}
+	if len(command) == 3 && isDigit(command[0]) && isDigit(command[1]) && isDigit(command[2]) {
+		return KindNumeric
 	}
 	return KindOther
 }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // View is a typed view of one Twitch line. Reset fills it from a parsed
 // ircv3.Message in one pass over the tags; every accessor then returns a
@@ -179,10 +217,12 @@ func channelFromParam(p []byte) (channel []byte, hash bool) {
 
 // Channel returns the channel login the line belongs to (the first
 // parameter without its '#'), and whether the parameter had the '#'. It is
-// empty for WHISPER, RECONNECT, GLOBALUSERSTATE and for a NOTICE to '*'.
+// empty for WHISPER, RECONNECT, GLOBALUSERSTATE, a NOTICE to '*' and the
+// protocol's commands but JOIN, PART and HOSTTARGET.
 func (v *View) Channel() (channel []byte, hash bool) {
 	switch v.Kind {
-	case KindWhisper, KindReconnect, KindGlobalUserstate, KindOther:
+	case KindWhisper, KindReconnect, KindGlobalUserstate, KindOther,
+		KindPing, KindPong, KindCap, KindError, KindNumeric:
 		return nil, false
 	}
 	p := v.p0

@@ -45,12 +45,17 @@ func TestKindOf(t *testing.T) {
 		{"PRIVMSG", KindPrivmsg}, {"USERNOTICE", KindUsernotice}, {"CLEARCHAT", KindClearchat},
 		{"CLEARMSG", KindClearmsg}, {"ROOMSTATE", KindRoomstate}, {"USERSTATE", KindUserstate},
 		{"GLOBALUSERSTATE", KindGlobalUserstate}, {"NOTICE", KindNotice}, {"RECONNECT", KindReconnect},
-		{"WHISPER", KindWhisper}, {"PING", KindOther}, {"privmsg", KindOther}, {"", KindOther},
+		{"WHISPER", KindWhisper}, {"privmsg", KindOther}, {"", KindOther},
+		// The protocol's commands a connection follows.
+		{"HOSTTARGET", KindHosttarget}, {"JOIN", KindJoin}, {"PART", KindPart}, {"PING", KindPing},
+		{"PONG", KindPong}, {"CAP", KindCap}, {"ERROR", KindError},
+		{"001", KindNumeric}, {"421", KindNumeric}, {"01", KindOther}, {"0011", KindOther}, {"0a1", KindOther},
+		{"NICK", KindOther},
 	} {
 		if got := KindOf([]byte(c.cmd)); got != c.want {
 			t.Errorf("KindOf(%q) = %v, want %v", c.cmd, got, c.want)
 		}
-		if c.want != KindOther && c.want.String() != c.cmd {
+		if c.want != KindOther && c.want != KindNumeric && c.want.String() != c.cmd {
 			t.Errorf("%v.String() = %q, want %q", c.want, c.want.String(), c.cmd)
 		}
 	}
@@ -327,11 +332,21 @@ func TestViewCases(t *testing.T) {
 				c, _ := v.Channel()
 				return fmt.Sprintf("%q %s %s %s %s", c, login(v), v.ID(), v.Text(), v.Tags.Get(TagThreadID))
 			}, `"" petsgomoo 306 hello 12345678_87654321`},
-		{"other kind has no text", `:tmi.twitch.tv PING :x`,
+		{"other kind has no text", `:tmi.twitch.tv FOO #c :x`,
 			func(v *View) string {
 				c, _ := v.Channel()
 				return fmt.Sprintf("%v %q %q %q", v.Kind, c, v.Text(), login(v))
 			}, `other "" "" ""`},
+		{"protocol kind has no text", `:tmi.twitch.tv PING :x`,
+			func(v *View) string {
+				c, _ := v.Channel()
+				return fmt.Sprintf("%v %q %q %q", v.Kind, c, v.Text(), login(v))
+			}, `PING "" "" ""`},
+		{"join has its channel", `:a!a@a.tmi.twitch.tv JOIN #c`,
+			func(v *View) string {
+				c, _ := v.Channel()
+				return fmt.Sprintf("%v %q %q", v.Kind, c, v.Text())
+			}, `JOIN "c" ""`},
 		{"control characters and invalid UTF-8 stay raw", "@display-name=a\x01\xff :a!a@a PRIVMSG #c :x\x02\xfe",
 			func(v *View) string { return fmt.Sprintf("%q %q", v.DisplayName(), v.Text()) }, `"a\x01\xff" "x\x02\xfe"`},
 		{"flags and numbers are read unescaped", `@mod=\1;vip=\0;bits=1\0;subscriber=1\;turbo=\s1 :a!a@a PRIVMSG #c :x`,
