@@ -365,6 +365,22 @@ func (m *Manager) allJoined(sl *slot, s *session) bool {
 	return true
 }
 
+// Joined returns the wanted channels that are joined on a live connection
+// (confirmed by a JOIN echo or ROOMSTATE), sorted. It is cheaper than
+// Status for a caller that polls coverage (the cluster coordinator).
+func (m *Manager) Joined() []string {
+	m.mu.Lock()
+	out := make([]string, 0, len(m.channels))
+	for name, ch := range m.channels {
+		if ch.covered > 0 && ch.failed == "" {
+			out = append(out, name)
+		}
+	}
+	m.mu.Unlock()
+	slices.Sort(out)
+	return out
+}
+
 // Ready reports whether the manager is running and every wanted channel
 // that has not failed is joined on a live connection. Failed channels
 // (suspended, banned) are reported in the status but do not hold readiness

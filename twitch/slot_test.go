@@ -60,6 +60,26 @@ func TestJoinRateLimit(t *testing.T) {
 	}
 }
 
+func TestJoinedListsConfirmedChannels(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, srv, stop := pipeManager(t, twitchtest.Config{}, "tcp", Options{Channels: []string{"b", "a", "c"}, Handler: newRecorder()})
+		defer stop()
+		waitFor(t, time.Minute, "ready", m.Ready)
+		if got := m.Joined(); !slices.Equal(got, []string{"a", "b", "c"}) {
+			t.Errorf("Joined() = %q, want [a b c]", got)
+		}
+		srv.CloseAll()
+		waitFor(t, time.Minute, "the drop noticed", func() bool { return len(m.Joined()) == 0 })
+		waitFor(t, time.Minute, "joined again", func() bool { return len(m.Joined()) == 3 })
+		if err := m.RemoveChannels(context.Background(), "b"); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Joined(); !slices.Equal(got, []string{"a", "c"}) {
+			t.Errorf("after removing b: Joined() = %q, want [a c]", got)
+		}
+	})
+}
+
 func TestJoinConfirmationRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srvCfg := twitchtest.Config{}
