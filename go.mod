@@ -2,6 +2,8 @@ module github.com/ingress-egress/ingress-egress
 
 go 1.26.0
 
+toolchain go1.26.11
+
 require (
 	cloud.google.com/go/firestore v1.29.2
 	cloud.google.com/go/pubsub/v2 v2.9.0
