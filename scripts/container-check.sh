@@ -17,9 +17,15 @@ toolchain=$(sed -n 's/^toolchain go//p' go.mod)
 grep -q "^FROM golang:${toolchain}-trixie AS build\$" Dockerfile || { echo "Dockerfile's build image is not golang:${toolchain}-trixie (go.mod's toolchain)"; exit 1; }
 grep -q '^FROM gcr.io/distroless/static-debian13:nonroot$' Dockerfile
 grep -q '^USER 65532:65532$' Dockerfile
+grep -q '^ARG REVISION=$' Dockerfile
+grep -q -- '-X main.revision=${REVISION}' Dockerfile
 
 echo "-- static build with go${toolchain} (through the module proxy) and the Dockerfile's flags"
-GOTOOLCHAIN=go${toolchain} CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=ci" -o "$work/ctx/ingress-egress" .
+# -buildvcs=false: the container build has no .git; the commit comes from the
+# REVISION build argument, as -X main.revision.
+head=$(git rev-parse HEAD)
+GOTOOLCHAIN=go${toolchain} CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+	-ldflags "-s -w -X main.version=ci -X main.revision=$head" -o "$work/ctx/ingress-egress" .
 if ldd "$work/ctx/ingress-egress" >/dev/null 2>&1; then
 	echo "binary is dynamically linked"; exit 1
 fi
@@ -61,6 +67,6 @@ print(" ".join(l["digest"].replace(":","/") for l in man["layers"]))' "$work/oci
 done
 out=$(setpriv --reuid 65532 --regid 65532 --clear-groups "$work/rootfs/ingress-egress" version)
 echo "$out"
-[ "$out" = "ingress-egress ci" ]
+[ "$out" = "ingress-egress ci revision=$head modified=false go${toolchain}" ]
 test -s "$work/rootfs/etc/ssl/certs/ca-certificates.crt"
 echo "-- container checks passed"

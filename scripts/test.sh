@@ -69,4 +69,7 @@ if [ -f bench/go.mod ]; then (cd bench && go test -count=1 -run . -bench . -benc
 echo "== container"
 bash scripts/container-check.sh
 
+echo "== stamped build"
+bash scripts/stamp-check.sh
+
 echo "== all tests passed"
