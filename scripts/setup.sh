@@ -24,3 +24,14 @@ fi
 echo "setup: go mod download"
 go mod download
 if [ -f bench/go.mod ]; then (cd bench && go mod download); fi
+if [ -f bench/tools/go.mod ]; then
+	echo "setup: go mod download (bench/tools: cyclonedx-gomod, govulncheck, golang.org/x/vulndb)"
+	(cd bench/tools && go mod download)
+fi
+toolchain=$(sed -n 's/^toolchain //p' go.mod)
+if [ -n "$toolchain" ]; then
+	if [ ! -d "$(go env GOMODCACHE)/golang.org/toolchain@v0.0.1-$toolchain.$(go env GOOS)-$(go env GOARCH)" ]; then
+		echo "setup: Go $toolchain (go.mod's toolchain line: the container build, SBOM and vulnerability check use it), from the module proxy"
+	fi
+	GOTOOLCHAIN=$toolchain go version >/dev/null
+fi

@@ -20,6 +20,7 @@ if [ -n "$bad" ]; then echo "not gofmt-formatted:"; echo "$bad"; exit 1; fi
 echo "== go vet"
 go vet ./...
 if [ -f bench/go.mod ]; then (cd bench && go vet ./...); fi
+if [ -f bench/tools/go.mod ]; then (cd bench/tools && go vet ./...); fi
 
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
@@ -71,5 +72,11 @@ bash scripts/container-check.sh
 
 echo "== stamped build"
 bash scripts/stamp-check.sh
+
+echo "== SBOM"
+bash scripts/sbom.sh "$(mktemp -d)/sbom.cdx.json"
+
+echo "== vulnerabilities (offline database)"
+bash scripts/vulncheck.sh
 
 echo "== all tests passed"
