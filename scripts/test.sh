@@ -73,6 +73,9 @@ bash scripts/container-check.sh
 echo "== stamped build"
 bash scripts/stamp-check.sh
 
+echo "== deployment manifests (kubectl kustomize, strict decoding into k8s.io/api types)"
+(cd bench/tools && go test -count=1 ./...)
+
 echo "== SBOM"
 bash scripts/sbom.sh "$(mktemp -d)/sbom.cdx.json"
 

@@ -5,7 +5,9 @@
 //   - cyclonedx-gomod writes the CycloneDX SBOM (scripts/sbom.sh);
 //   - govulncheck checks the code against a local copy of the Go
 //     vulnerability database, which indexdb builds from the
-//     golang.org/x/vulndb module (scripts/vulncheck.sh).
+//     golang.org/x/vulndb module (scripts/vulncheck.sh);
+//   - k8s.io/api and sigs.k8s.io/yaml check the manifests under deploy/
+//     (package deploycheck).
 //
 // Run them with `go tool NAME` from this directory.
 package tools
