@@ -10,6 +10,7 @@ command -v inspircd >/dev/null 2>&1 || [ -x /usr/sbin/inspircd ] || need+=(inspi
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "setup: apt-get install ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

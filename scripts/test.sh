@@ -73,7 +73,11 @@ bash scripts/container-check.sh
 echo "== stamped build"
 bash scripts/stamp-check.sh
 
-echo "== deployment manifests (kubectl kustomize, strict decoding into k8s.io/api types)"
+echo "== alerting rules (promtool)"
+promtool check rules deploy/prometheus/alerts.yaml
+(cd deploy/prometheus && promtool test rules alerts_test.yaml)
+
+echo "== deployment manifests (kubectl kustomize, strict decoding) and dashboard/alert queries on a live Prometheus"
 (cd bench/tools && go test -count=1 ./...)
 
 echo "== SBOM"

@@ -7,7 +7,9 @@
 //     vulnerability database, which indexdb builds from the
 //     golang.org/x/vulndb module (scripts/vulncheck.sh);
 //   - k8s.io/api and sigs.k8s.io/yaml check the manifests under deploy/
-//     (package deploycheck).
+//     (package deploycheck);
+//   - Prometheus's PromQL parser reads the alert expressions that package
+//     promcheck evaluates on a live Prometheus.
 //
 // Run them with `go tool NAME` from this directory.
 package tools
