@@ -838,7 +838,7 @@ func (p *Publisher) loseLocked(seq uint64, err error) {
 		p.lost = append(p.lost, u)
 	}
 	p.log.Error("bus: message lost",
-		"subject", u.Subject, "msg_id", u.MsgID, "attempts", u.Attempts,
+		"subject", u.Subject, "msg_id", u.MsgID, "trace", traceID(s.msg.TraceParent), "attempts", u.Attempts,
 		"error", u.LastErr, "snippet", snippet(s.msg.Data))
 	p.settleLocked(seq)
 }
