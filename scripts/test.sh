@@ -81,7 +81,9 @@ echo "== deployment manifests (kubectl kustomize, strict decoding) and dashboard
 (cd bench/tools && go test -count=1 ./...)
 
 echo "== SBOM"
-bash scripts/sbom.sh "$(mktemp -d)/sbom.cdx.json"
+sbomdir=$(mktemp -d)
+bash scripts/sbom.sh "$sbomdir/sbom.cdx.json"
+rm -rf "$sbomdir"
 
 echo "== vulnerabilities (offline database)"
 bash scripts/vulncheck.sh
