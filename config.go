@@ -130,7 +130,7 @@ func newSettings(c *config) *settings {
 	// Service.
 	s.integer(&c.port, "PORT", "port", "8080", "HTTP port (Cloud Run sets it)", 0, 65535)
 	s.oneOf(&c.logLevel, "LOG_LEVEL", "log-level", "info", "log level", "debug", "info", "warn", "error")
-	s.oneOf(&c.logFormat, "LOG_FORMAT", "log-format", "json", "log format: json (Cloud Logging) or text", "json", "text")
+	s.oneOf(&c.logFormat, "LOG_FORMAT", "log-format", "auto", "log format: json (Cloud Logging) or text; auto: text when stderr is a terminal, else json", "auto", "json", "text")
 	s.duration(&c.shutdownTimeout, "SHUTDOWN_TIMEOUT", "shutdown-timeout", "8s", "deadline to drain the bus at shutdown (Cloud Run allows 10 s)", 0, 10*time.Minute)
 	s.secret(&c.adminToken, "ADMIN_TOKEN", "admin-token", "bearer token for /_debug and /_admin; unset: loopback clients only")
 	return s

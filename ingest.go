@@ -93,7 +93,7 @@ func (in *ingest) HandleLine(ctx context.Context, l *twitch.Line) error {
 		// bus held it back, or the publisher refused it) is never dropped
 		// silently: it is counted and named.
 		in.publishErrs.Add(1)
-		in.log.Error("envelope not accepted by the publisher", "msgId", ids[:n], "error", err.Error(),
+		in.log.Error("envelope not accepted by the publisher", "msgId", ids[:n], "trace", ids[n+3:n+35], "error", err.Error(),
 			"errorCode", "not_accepted")
 		return err
 	}

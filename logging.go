@@ -12,9 +12,17 @@ import (
 
 // newLogger builds the process logger: JSON in the shape Cloud Logging reads
 // (severity, message, time, logging.googleapis.com/trace) or text for
-// humans, with repeated warnings and errors rate-limited.
+// humans, with repeated warnings and errors rate-limited. Format "auto"
+// picks text when w is a terminal (isTerminal, replay.go) and JSON otherwise
+// (a pipe, a file, a container's log collector).
 func newLogger(w io.Writer, format string, level slog.Level, project string) *slog.Logger {
 	var h slog.Handler
+	if format == "auto" {
+		format = "json"
+		if isTerminal(w) {
+			format = "text"
+		}
+	}
 	if format == "text" {
 		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
 	} else {
@@ -38,6 +46,9 @@ func cloudLoggingAttr(project string) func([]string, slog.Attr) slog.Attr {
 		case slog.TimeKey:
 			a.Value = slog.StringValue(a.Value.Time().UTC().Format(time.RFC3339Nano))
 		case "trace":
+			if a.Value.String() == "" {
+				return slog.Attr{} // no trace known: no field
+			}
 			a.Key = "logging.googleapis.com/trace"
 			if project != "" {
 				a.Value = slog.StringValue("projects/" + project + "/traces/" + a.Value.String())

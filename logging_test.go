@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -79,5 +82,59 @@ func TestLoggerPassesBusUndeliveredIDs(t *testing.T) {
 	}
 	if n := strings.Count(buf.String(), "undelivered message ids"); n != 5 {
 		t.Errorf("unmarked records: %d passed, want the limit of 5", n)
+	}
+}
+
+func TestLoggerOmitsUnknownTrace(t *testing.T) {
+	var buf bytes.Buffer
+	newLogger(&buf, "json", slog.LevelInfo, "proj").Error("message lost", "trace", "")
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("not one JSON record: %v\n%s", err, buf.String())
+	}
+	if v, ok := rec["logging.googleapis.com/trace"]; ok {
+		t.Errorf("empty trace logged as %v", v)
+	}
+	if _, ok := rec["trace"]; ok {
+		t.Errorf("empty trace logged as trace in %v", rec)
+	}
+}
+
+// TestLogFormatAuto checks the default LOG_FORMAT: JSON into a pipe, a
+// file or a buffer; text into a character device, as a terminal is
+// (/dev/null stands in for one: CI has no terminal).
+func TestLogFormatAuto(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	for _, tc := range []struct {
+		name string
+		w    io.Writer
+		json bool
+	}{{"pipe", w, true}, {"file", file, true}, {"buffer", &bytes.Buffer{}, true}, {"character device", null, false}} {
+		h := newLogger(tc.w, "auto", slog.LevelInfo, "").Handler().(*rateLimited).next
+		_, isJSON := h.(*slog.JSONHandler)
+		_, isText := h.(*slog.TextHandler)
+		if isJSON != tc.json || isText == tc.json {
+			t.Errorf("%s: handler %T, want JSON %v", tc.name, h, tc.json)
+		}
+	}
+	var help bytes.Buffer
+	run([]string{"--help"}, noEnv, nil, &help, &help)
+	if !strings.Contains(help.String(), "auto: text when stderr is a terminal, else json") {
+		t.Errorf("--help does not say how LOG_FORMAT's default is chosen:\n%s", help.String())
 	}
 }

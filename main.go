@@ -16,7 +16,8 @@ import (
 	"os"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; without
+// it, currentBuild (version.go) takes the version the go command stamped.
 var version = "dev"
 
 func main() {
@@ -41,7 +42,7 @@ func run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 	case "replay":
 		return runReplay(args[1:], getenv, stdin, stdout, stderr)
 	case "version":
-		fmt.Fprintf(stdout, "ingress-egress %s\n", version)
+		fmt.Fprintf(stdout, "ingress-egress %s\n", currentBuild())
 		return 0
 	case "help":
 		usage(stdout)

@@ -4,6 +4,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 
 	"github.com/ingress-egress/ingress-egress/bus"
 	"github.com/ingress-egress/ingress-egress/server"
@@ -108,7 +109,11 @@ func (svc *service) metrics(w io.Writer) {
 		m.Gauge("ingress_credentials_expiry_timestamp_seconds", "When the access token expires.", float64(as.ExpiresAt.Unix()))
 	}
 	writeRuntimeMetrics(m)
-	m.Gauge("ingress_build_info", "Build information.", 1, server.Label{Name: "version", Value: version}, server.Label{Name: "go", Value: goVersion()})
+	b := currentBuild()
+	m.Gauge("ingress_build_info", "Build information: version, VCS revision, its time and dirty flag, Go release.", 1,
+		server.Label{Name: "version", Value: b.Version}, server.Label{Name: "revision", Value: b.Revision},
+		server.Label{Name: "vcs_time", Value: b.Time}, server.Label{Name: "modified", Value: strconv.FormatBool(b.Modified)},
+		server.Label{Name: "go", Value: goVersion()})
 }
 
 func b2f(b bool) float64 {

@@ -25,7 +25,7 @@ func runService(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	project := firstNonEmpty(c.firestoreProject, c.pubsubProject, getenv("GOOGLE_CLOUD_PROJECT"))
 	log := newLogger(stderr, c.logFormat, parseLevel(c.logLevel), project)
-	log.Info("starting", "version", version, "config", c.settings.effective())
+	log.Info("starting", "build", currentBuild(), "config", c.settings.effective())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

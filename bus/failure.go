@@ -147,7 +147,7 @@ func (p *Publisher) publishFailures(j *job) {
 			p.st.FailureEvents++
 			s := p.slot(seq)
 			p.log.Warn("bus: message published as failure event",
-				"subject", s.msg.Subject, "msgId", s.msg.MsgID,
+				"subject", s.msg.Subject, "msgId", s.msg.MsgID, "trace", traceID(s.msg.TraceParent),
 				"attempts", s.sends, "error", errString(s.lastErr))
 			p.settleLocked(seq)
 			continue

@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
 # Checks what this machine can check of the container (no Docker engine, no
-# base images to pull): the binary builds with the Dockerfile's flags and is
-# static; the Dockerfile passes dockerfilelint; an image of the runtime stage,
-# built with buildah FROM scratch with the CA bundle and the non-root user,
-# holds a binary that runs.
+# base images to pull): the Dockerfile builds on the Go release go.mod's
+# toolchain line names and runs on distroless static-debian13 as a numeric
+# non-root user; the binary builds with that Go release and the Dockerfile's
+# flags and is static; the Dockerfile passes dockerfilelint; an image of the
+# runtime stage, built with buildah FROM scratch with the CA bundle and the
+# non-root user, holds a binary that runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "-- static build with the Dockerfile's flags"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=ci" -o "$work/ctx/ingress-egress" .
+echo "-- Dockerfile's base images"
+toolchain=$(sed -n 's/^toolchain go//p' go.mod)
+[ -n "$toolchain" ] || { echo "go.mod has no toolchain line"; exit 1; }
+grep -q "^FROM golang:${toolchain}-trixie AS build\$" Dockerfile || { echo "Dockerfile's build image is not golang:${toolchain}-trixie (go.mod's toolchain)"; exit 1; }
+grep -q '^FROM gcr.io/distroless/static-debian13:nonroot$' Dockerfile
+grep -q '^USER 65532:65532$' Dockerfile
+grep -q '^ARG REVISION=$' Dockerfile
+grep -q -- '-X main.revision=${REVISION}' Dockerfile
+
+echo "-- static build with go${toolchain} (through the module proxy) and the Dockerfile's flags"
+# -buildvcs=false: the container build has no .git; the commit comes from the
+# REVISION build argument, as -X main.revision.
+head=$(git rev-parse HEAD)
+GOTOOLCHAIN=go${toolchain} CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+	-ldflags "-s -w -X main.version=ci -X main.revision=$head" -o "$work/ctx/ingress-egress" .
 if ldd "$work/ctx/ingress-egress" >/dev/null 2>&1; then
 	echo "binary is dynamically linked"; exit 1
 fi
-grep -q 'FROM gcr.io/distroless/static-debian12:nonroot' Dockerfile
-grep -q '^USER 65532:65532' Dockerfile
+go version "$work/ctx/ingress-egress" | grep -q " go${toolchain}\$"
 
 echo "-- dockerfilelint"
 lint=.cache/npm/node_modules/.bin/dockerfilelint
@@ -53,6 +67,6 @@ print(" ".join(l["digest"].replace(":","/") for l in man["layers"]))' "$work/oci
 done
 out=$(setpriv --reuid 65532 --regid 65532 --clear-groups "$work/rootfs/ingress-egress" version)
 echo "$out"
-[ "$out" = "ingress-egress ci" ]
+[ "$out" = "ingress-egress ci revision=$head modified=false go${toolchain}" ]
 test -s "$work/rootfs/etc/ssl/certs/ca-certificates.crt"
 echo "-- container checks passed"

@@ -20,6 +20,7 @@ if [ -n "$bad" ]; then echo "not gofmt-formatted:"; echo "$bad"; exit 1; fi
 echo "== go vet"
 go vet ./...
 if [ -f bench/go.mod ]; then (cd bench && go vet ./...); fi
+if [ -f bench/tools/go.mod ]; then (cd bench/tools && go vet ./...); fi
 
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
@@ -68,5 +69,23 @@ if [ -f bench/go.mod ]; then (cd bench && go test -count=1 -run . -bench . -benc
 
 echo "== container"
 bash scripts/container-check.sh
+
+echo "== stamped build"
+bash scripts/stamp-check.sh
+
+echo "== alerting rules (promtool)"
+promtool check rules deploy/prometheus/alerts.yaml
+(cd deploy/prometheus && promtool test rules alerts_test.yaml)
+
+echo "== deployment manifests (kubectl kustomize, strict decoding) and dashboard/alert queries on a live Prometheus"
+(cd bench/tools && go test -count=1 ./...)
+
+echo "== SBOM"
+sbomdir=$(mktemp -d)
+bash scripts/sbom.sh "$sbomdir/sbom.cdx.json"
+rm -rf "$sbomdir"
+
+echo "== vulnerabilities (offline database)"
+bash scripts/vulncheck.sh
 
 echo "== all tests passed"
