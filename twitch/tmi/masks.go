@@ -27,7 +27,7 @@ func (m *masks) classify(sect []byte) {
 	n := len(sect) &^ 63
 	full := sect[:cap(sect)]
 	if n < len(sect) && n+64 <= len(full) {
-		classifyBlocks(full[:n+64], &m.semi[0], &m.eq[0], &m.attn[0])
+		classifyBlocks(full[:n+64], m.semi[:], m.eq[:], m.attn[:])
 		w, keep := n>>6, uint64(1)<<(len(sect)&63)-1
 		m.semi[w] &= keep
 		m.eq[w] &= keep
@@ -35,13 +35,13 @@ func (m *masks) classify(sect []byte) {
 		return
 	}
 	if n > 0 {
-		classifyBlocks(sect[:n], &m.semi[0], &m.eq[0], &m.attn[0])
+		classifyBlocks(sect[:n], m.semi[:], m.eq[:], m.attn[:])
 	}
 	if n < len(sect) {
 		tail := padBlock
 		copy(tail[:], sect[n:])
 		w := n >> 6
-		classifyBlocks(tail[:], &m.semi[w], &m.eq[w], &m.attn[w])
+		classifyBlocks(tail[:], m.semi[w:], m.eq[w:], m.attn[w:])
 	}
 }
 
@@ -81,7 +81,8 @@ func anyIn(mask *[maskBytes / 64]uint64, from, to int) bool {
 }
 
 // classifyGeneric is classifyBlocks in Go: the reference the tests hold
-// the vector code to, and the code for other architectures.
+// the vector code to, and the code for other architectures and the purego
+// build tag.
 func classifyGeneric(b []byte, semi, eq, attn []uint64) {
 	for w := range len(b) >> 6 {
 		var s, e, a uint64

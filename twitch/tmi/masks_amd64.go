@@ -1,10 +1,17 @@
+//go:build amd64 && !purego
+
 package tmi
 
-// classifyBlocks classifies len(b)/64 whole blocks of b (len(b) a multiple
-// of 64) into the mask words starting at semi, eq and attn, one word per
-// block each: with AVX2 where the CPU and the OS support it, else with
-// SSE2, the amd64 baseline (masks_amd64.s).
-func classifyBlocks(b []byte, semi, eq, attn *uint64) {
+import "golang.org/x/sys/cpu"
+
+// classifyBlocks classifies the whole 64-byte blocks of b into semi, eq
+// and attn, one word per block each: with AVX2 where the CPU and the OS
+// support it, else with SSE2, the amd64 baseline (masks_amd64.s). The
+// words the vector code writes are resliced here, so a mask too short
+// for b panics in Go instead of being written past.
+func classifyBlocks(b []byte, semi, eq, attn []uint64) {
+	n := len(b) >> 6
+	b, semi, eq, attn = b[:n<<6], semi[:n], eq[:n], attn[:n]
 	if useAVX2 {
 		classifyBlocksAVX2(b, semi, eq, attn)
 		return
@@ -12,31 +19,17 @@ func classifyBlocks(b []byte, semi, eq, attn *uint64) {
 	classifyBlocksSSE2(b, semi, eq, attn)
 }
 
+// classifyBlocksSSE2 and classifyBlocksAVX2 classify len(b)/64 blocks
+// (len(b) a multiple of 64) and write that many words to each mask: the
+// caller, classifyBlocks, makes the lengths agree.
+//
 //go:noescape
-func classifyBlocksSSE2(b []byte, semi, eq, attn *uint64)
+func classifyBlocksSSE2(b []byte, semi, eq, attn []uint64)
 
 //go:noescape
-func classifyBlocksAVX2(b []byte, semi, eq, attn *uint64)
+func classifyBlocksAVX2(b []byte, semi, eq, attn []uint64)
 
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-
-func xgetbv0() (eax uint32)
-
-// useAVX2 is set when the CPU has AVX2 and the OS saves the YMM registers
-// (CPUID leaf 1: OSXSAVE and AVX; XCR0: SSE and AVX state; leaf 7: AVX2).
-// Tests switch it off to check the SSE2 code too.
-var useAVX2 = hasAVX2()
-
-func hasAVX2() bool {
-	maxLeaf, _, _, _ := cpuid(0, 0)
-	if maxLeaf < 7 {
-		return false
-	}
-	_, _, ecx1, _ := cpuid(1, 0)
-	const osxsave, avx = 1 << 27, 1 << 28
-	if ecx1&osxsave == 0 || ecx1&avx == 0 || xgetbv0()&6 != 6 {
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<5) != 0
-}
+// useAVX2 is set when the CPU has AVX2 and the OS saves the YMM
+// registers, as golang.org/x/sys/cpu finds them (GODEBUG=cpu.avx2=off
+// switches it off). Tests switch it off to check the SSE2 code too.
+var useAVX2 = cpu.X86.HasAVX2

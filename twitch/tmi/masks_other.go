@@ -1,12 +1,10 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package tmi
 
-import "unsafe"
-
-// classifyBlocks classifies len(b)/64 whole blocks of b into the mask words
-// starting at semi, eq and attn.
-func classifyBlocks(b []byte, semi, eq, attn *uint64) {
-	n := len(b) >> 6
-	classifyGeneric(b, unsafe.Slice(semi, n), unsafe.Slice(eq, n), unsafe.Slice(attn, n))
+// classifyBlocks classifies the whole 64-byte blocks of b into semi, eq
+// and attn, one word per block each, in Go: the code for other
+// architectures and for the purego build tag.
+func classifyBlocks(b []byte, semi, eq, attn []uint64) {
+	classifyGeneric(b, semi, eq, attn)
 }

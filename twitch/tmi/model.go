@@ -5,9 +5,10 @@
 // https://dev.twitch.tv/docs/chat/irc-migration/ for shared chat). The name
 // is Twitch's own for its chat service (tmi.twitch.tv).
 //
-// Like ircv3, it is a standard-library-only leaf: the envelope encoder
-// builds on it without depending on the connection manager in package
-// twitch.
+// It builds on ircv3 and the standard library only (and on
+// golang.org/x/sys/cpu, which tells its vector code whether the CPU has
+// AVX2): the envelope encoder builds on it without depending on the
+// connection manager in package twitch.
 package tmi
 
 import (
