@@ -162,11 +162,10 @@ type Encoder struct {
 	typeMod     []byte
 	finalDest   []byte // JSON string, quoted
 
-	rng      rand.ChaCha8
-	view     tmi.View
-	textMask textMask
-	scratch  []byte
-	login    []byte // an unescaped login tag
+	rng     rand.ChaCha8
+	view    tmi.View
+	scratch []byte
+	login   []byte // an unescaped login tag
 
 	received  secondCache
 	sent      secondCache
@@ -441,14 +440,12 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 // raw, and reports whether the badges include broadcaster.
 func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 	dst = append(dst, `"text":`...)
-	// One check of the text's UTF-8 serves the escaper (whose vector
-	// pass marks the few bytes to escape, a mask the emote names reuse)
-	// and the emote cursor.
+	// One check of the text's UTF-8 serves the escaper, which then steps
+	// over non-ASCII text a word at a time, and the emote cursor.
 	text := v.Text()
-	textValid, textMasked := utf8.Valid(text), false
+	textValid := utf8.Valid(text)
 	if textValid {
-		dst = appendValidText(dst, text, &e.textMask)
-		textMasked = len(text) <= maxTextMask
+		dst = appendValidText(dst, text)
 	} else {
 		dst = appendString(dst, text, &e.bad)
 	}
@@ -485,16 +482,7 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 		dst = append(dst, `{"id":`...)
 		dst = e.appendTag(dst, emotes.ID())
 		dst = append(dst, `,"name":`...)
-		// A name is part of the text: the text's mask tells whether
-		// it has anything to escape.
-		name := emotes.Name()
-		if off := cap(text) - cap(name); textMasked && off >= 0 && off+len(name) <= len(text) && e.textMask.plain(off, off+len(name)) {
-			dst = append(dst, '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"')
-		} else {
-			dst = e.str(dst, name)
-		}
+		dst = e.str(dst, emotes.Name())
 		dst = append(dst, `,"start":`...)
 		dst = appendInt(dst, int64(emotes.Start()))
 		dst = append(dst, `,"end":`...)
