@@ -37,7 +37,8 @@ var (
 	ErrNotEnabled = errors.New("envelope: kind not enabled")
 	// ErrNoChannel: the line names no channel.
 	ErrNoChannel = errors.New("envelope: no channel")
-	// ErrNoText: a PRIVMSG without text (also "/me" with nothing after it).
+	// ErrNoText: a PRIVMSG without text. A "/me" with nothing after it
+	// is not one: it gets an envelope with isAction and an empty text.
 	ErrNoText = errors.New("envelope: no text")
 )
 
@@ -264,7 +265,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if len(channel) == 0 {
 		return dst, ErrNoChannel
 	}
-	if kind == tmi.KindPrivmsg && len(v.Text()) == 0 {
+	if kind == tmi.KindPrivmsg && len(v.Text()) == 0 && !v.IsAction() {
 		return dst, ErrNoText
 	}
 

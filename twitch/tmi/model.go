@@ -203,14 +203,14 @@ func (v *View) Text() []byte { return v.text }
 func (v *View) IsAction() bool { return v.action }
 
 // Login returns the sender's login: the source nick for PRIVMSG and
-// WHISPER (the login tag when the line has no source), the login tag for
-// USERNOTICE and CLEARMSG, the target login (the second parameter) for
-// CLEARCHAT, and empty otherwise. tag reports whether it is a raw tag
-// value, to be unescaped.
+// WHISPER (the login tag when the line has no source or its source is a
+// server, see sourceNick), the login tag for USERNOTICE and CLEARMSG, the
+// target login (the second parameter) for CLEARCHAT, and empty otherwise.
+// tag reports whether it is a raw tag value, to be unescaped.
 func (v *View) Login() (login []byte, tag bool) {
 	switch v.Kind {
 	case KindPrivmsg, KindWhisper:
-		if nick, _, _ := ircv3.SplitSource(v.source); len(nick) > 0 {
+		if nick := sourceNick(v.source); len(nick) > 0 {
 			return nick, false
 		}
 		return v.Tags.Get(TagLogin), true
@@ -220,6 +220,19 @@ func (v *View) Login() (login []byte, tag bool) {
 		return v.Param(1), false
 	}
 	return nil, false
+}
+
+// sourceNick returns the nick of a message source, or nil when the source
+// names a server. RFC 2812 §2.3.1: "prefix = servername / ( nickname [ [
+// "!" user ] "@" host ] )", and a nickname holds no '.': a source with
+// neither '!' nor '@' that holds a '.' (":tmi.twitch.tv PRIVMSG ...") is
+// a server, not a user called tmi.twitch.tv.
+func sourceNick(src []byte) []byte {
+	nick, user, host := ircv3.SplitSource(src)
+	if user == nil && host == nil && bytes.IndexByte(nick, '.') >= 0 {
+		return nil
+	}
+	return nick
 }
 
 // DisplayName returns the raw display-name tag (it may be empty, or in any
