@@ -10,9 +10,9 @@ import (
 
 // TestImportRules pins the package layering: packages import downward, the
 // protocol core is a standard-library-only leaf, the message model builds
-// on it alone (plus golang.org/x/sys/cpu, which tells its vector code
-// whether the CPU has AVX2), the encoder builds on those two only, and the
-// connection manager never reaches for the bus.
+// on it and on its tag index alone (plus golang.org/x/sys/cpu, which tells
+// the index's vector code whether the CPU has AVX2), the encoder builds on
+// those only, and the connection manager never reaches for the bus.
 func TestImportRules(t *testing.T) {
 	const mod = "github.com/ingress-egress/ingress-egress/"
 	out, err := exec.Command("go", "list", "-deps", "-json=ImportPath,Deps,Standard", "./...").Output()
@@ -41,11 +41,12 @@ func TestImportRules(t *testing.T) {
 	}
 	const cpu = "golang.org/x/sys/cpu"
 	only := map[string][]string{
-		"ircv3":      nil,
-		"twitch/tmi": {"ircv3", cpu},
-		"envelope":   {"ircv3", "twitch/tmi", cpu},
-		"bus":        nil,
-		"server":     nil,
+		"ircv3":             nil,
+		"internal/tagindex": {"ircv3", cpu},
+		"twitch/tmi":        {"ircv3", "internal/tagindex", cpu},
+		"envelope":          {"ircv3", "twitch/tmi", "internal/tagindex", cpu},
+		"bus":               nil,
+		"server":            nil,
 	}
 	for pkg, allowed := range only {
 		if _, ok := deps[pkg]; !ok && pkg != "ircv3" && pkg != "bus" && pkg != "server" {

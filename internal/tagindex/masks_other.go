@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package tmi
+package tagindex
 
 // classifyBlocks classifies the whole 64-byte blocks of b into semi, eq
 // and attn, one word per block each, in Go: the code for other

@@ -1,11 +1,15 @@
-package tmi
+package tagindex
 
 import "math/bits"
 
-// maskBytes is the longest tag section Tags.reset classifies in one
+// maskBytes is the longest tag section Index.Reset classifies in one
 // vector pass (Twitch's sections are well under 2 KiB); a longer one is
 // split tag by tag and has no plain mask.
 const maskBytes = 4096
+
+// MaxPlainSection is the longest tag section whose byte classes an Index
+// keeps: Plain is false for every non-empty view into a longer one.
+const MaxPlainSection = maskBytes
 
 // masks classifies every byte of a tag section, one bit per byte
 // (bit i&63 of word i>>6 is byte i):
