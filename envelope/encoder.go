@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ingress-egress/ingress-egress/internal/tagindex"
 	"github.com/ingress-egress/ingress-egress/ircv3"
 	"github.com/ingress-egress/ingress-egress/twitch/tmi"
 )
@@ -37,7 +38,8 @@ var (
 	ErrNotEnabled = errors.New("envelope: kind not enabled")
 	// ErrNoChannel: the line names no channel.
 	ErrNoChannel = errors.New("envelope: no channel")
-	// ErrNoText: a PRIVMSG without text (also "/me" with nothing after it).
+	// ErrNoText: a PRIVMSG without text. A "/me" with nothing after it
+	// is not one: it gets an envelope with isAction and an empty text.
 	ErrNoText = errors.New("envelope: no text")
 )
 
@@ -135,9 +137,9 @@ var anomalyNames = [...]string{
 // It is held in a fixed-size block, so that the fast path in appendRaw
 // writes it with one 48-byte copy whatever its length; key gives it as a
 // slice.
-var jsonKeys = func() (keys [tmi.TagUnknown]jsonKey) {
+var jsonKeys = func() (keys [tagindex.Unknown]jsonKey) {
 	for k := range keys {
-		key := append(appendString([]byte(","), []byte(tmi.TagKey(k).String()), new(bool)), ':', '"')
+		key := append(appendString([]byte(","), []byte(tagindex.Key(k).String()), new(bool)), ':', '"')
 		if keys[k].n = copy(keys[k].b[:], key); keys[k].n != len(key) {
 			panic("envelope: a tag name too long for jsonKeys")
 		}
@@ -162,11 +164,10 @@ type Encoder struct {
 	typeMod     []byte
 	finalDest   []byte // JSON string, quoted
 
-	rng      rand.ChaCha8
-	view     tmi.View
-	textMask textMask
-	scratch  []byte
-	login    []byte // an unescaped login tag
+	rng     rand.ChaCha8
+	view    tmi.View
+	scratch []byte
+	login   []byte // an unescaped login tag
 
 	received  secondCache
 	sent      secondCache
@@ -230,6 +231,11 @@ func (e *Encoder) TraceID() UUID { return e.trace }
 
 func (e *Encoder) randomUUID() UUID { return randomUUID(e.rng.Uint64(), e.rng.Uint64()) }
 
+// tags returns the view's tags as the index they are (tmi.Tags is a
+// tagindex.Index), for what only a writer asks of them: whether a value
+// has anything to escape (Plain), and where each tag lies (ItemSpan).
+func (e *Encoder) tags() *tagindex.Index { return (*tagindex.Index)(&e.view.Tags) }
+
 // AppendLine parses line and appends its envelope, as Append does.
 // Unparsable lines give the ircv3 parse error.
 func (e *Encoder) AppendLine(dst, line []byte, received time.Time) ([]byte, error) {
@@ -259,13 +265,13 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	default:
 		return dst, ErrNotEnabled
 	}
-	v := &e.view
+	v, t := &e.view, e.tags()
 	v.Reset(m)
 	channel, hash := v.Channel()
 	if len(channel) == 0 {
 		return dst, ErrNoChannel
 	}
-	if kind == tmi.KindPrivmsg && len(v.Text()) == 0 {
+	if kind == tmi.KindPrivmsg && len(v.Text()) == 0 && !v.IsAction() {
 		return dst, ErrNoText
 	}
 
@@ -276,7 +282,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if v.Tags.Duplicates() {
 		e.anom |= anomDuplicateTags
 	}
-	if id := v.ID(); len(id) > 0 && v.Tags.Plain(id) {
+	if id := v.ID(); len(id) > 0 && t.Plain(id) {
 		e.id = MessageID(id) // nothing to unescape
 	} else if e.scratch = ircv3.AppendUnescaped(e.scratch[:0], id); len(e.scratch) > 0 {
 		e.id = MessageID(e.scratch)
@@ -324,7 +330,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = e.str(dst, login)
 	dst = append(dst, `,"displayName":`...)
 	dn := v.DisplayName()
-	if !v.Tags.Plain(dn) && bytes.IndexByte(dn, '\\') >= 0 {
+	if !t.Plain(dn) && bytes.IndexByte(dn, '\\') >= 0 {
 		e.scratch = ircv3.AppendUnescaped(e.scratch[:0], dn)
 		dn = e.scratch
 	}
@@ -345,7 +351,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 		var badge bool
 		dst, badge = e.appendChat(dst, v)
 		// appendChat walked the badges: IsBroadcaster without a second walk.
-		broadcaster = badge || v.IsRoomOwner()
+		broadcaster = badge || t.RoomOwner()
 	default:
 		dst = e.appendModeration(dst, v, login)
 	}
@@ -360,7 +366,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 		e.anom |= anomBadBits
 	}
 
-	dst = e.appendRaw(dst, line, v)
+	dst = e.appendRaw(dst, line)
 	if v.IsAction() {
 		dst = append(dst, `,"isAction":true`...)
 	}
@@ -416,7 +422,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 // str appends s, a view into the line or any other string, as a JSON
 // string.
 func (e *Encoder) str(dst, s []byte) []byte {
-	if e.view.Tags.Plain(s) || plainASCII(s) {
+	if e.tags().Plain(s) || plainASCII(s) {
 		dst = append(dst, '"')
 		dst = append(dst, s...)
 		return append(dst, '"')
@@ -429,7 +435,7 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 	if len(raw) == 0 {
 		return append(dst, '"', '"')
 	}
-	if e.view.Tags.Plain(raw) {
+	if e.tags().Plain(raw) {
 		dst = append(dst, '"')
 		dst = append(dst, raw...)
 		return append(dst, '"')
@@ -441,14 +447,13 @@ func (e *Encoder) appendTag(dst, raw []byte) []byte {
 // raw, and reports whether the badges include broadcaster.
 func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 	dst = append(dst, `"text":`...)
-	// One check of the text's UTF-8 serves the escaper (whose vector
-	// pass marks the few bytes to escape, a mask the emote names reuse)
+	// One check of the text's UTF-8 (the view keeps the answer) serves
+	// the escaper, which then steps over non-ASCII text a word at a time,
 	// and the emote cursor.
 	text := v.Text()
-	textValid, textMasked := utf8.Valid(text), false
+	textValid := v.TextValidUTF8()
 	if textValid {
-		dst = appendValidText(dst, text, &e.textMask)
-		textMasked = len(text) <= maxTextMask
+		dst = appendValidText(dst, text)
 	} else {
 		dst = appendString(dst, text, &e.bad)
 	}
@@ -462,7 +467,7 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 			dst = append(dst, ',')
 		}
 		dst = e.appendTag(dst, badges.Name())
-		broadcasterBadge = broadcasterBadge || tmi.IsBroadcasterBadge(badges.Name())
+		broadcasterBadge = broadcasterBadge || tagindex.BroadcasterBadge(badges.Name())
 	}
 	if badges.Malformed() {
 		e.anom |= anomBadgesMalformed
@@ -475,9 +480,6 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 	dst = e.appendTag(dst, v.Color())
 	dst = append(dst, `,"emotes":[`...)
 	emotes := v.Emotes()
-	if textValid {
-		emotes.AssumeValidUTF8()
-	}
 	for n := 0; emotes.Next(); n++ {
 		if n > 0 {
 			dst = append(dst, ',')
@@ -485,16 +487,7 @@ func (e *Encoder) appendChat(dst []byte, v *tmi.View) ([]byte, bool) {
 		dst = append(dst, `{"id":`...)
 		dst = e.appendTag(dst, emotes.ID())
 		dst = append(dst, `,"name":`...)
-		// A name is part of the text: the text's mask tells whether
-		// it has anything to escape.
-		name := emotes.Name()
-		if off := cap(text) - cap(name); textMasked && off >= 0 && off+len(name) <= len(text) && e.textMask.plain(off, off+len(name)) {
-			dst = append(dst, '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"')
-		} else {
-			dst = e.str(dst, name)
-		}
+		dst = e.str(dst, emotes.Name())
 		dst = append(dst, `,"start":`...)
 		dst = appendInt(dst, int64(emotes.Start()))
 		dst = append(dst, `,"end":`...)
@@ -570,8 +563,8 @@ func (e *Encoder) appendModeration(dst []byte, v *tmi.View, login []byte) []byte
 }
 
 // rawMember appends one member of raw.tags with a leading comma.
-func (e *Encoder) rawMember(dst, key, val []byte, k tmi.TagKey, plain bool) []byte {
-	if k != tmi.TagUnknown {
+func (e *Encoder) rawMember(dst, key, val []byte, k tagindex.Key, plain bool) []byte {
+	if k != tagindex.Unknown {
 		if plain {
 			dst = append(dst, jsonKeys[k].key()...)
 			dst = append(dst, val...)
@@ -589,7 +582,7 @@ func (e *Encoder) rawMember(dst, key, val []byte, k tmi.TagKey, plain bool) []by
 		return dst
 	}
 	dst = append(dst, ',')
-	if len(key) > 0 && e.view.Tags.Plain(key) {
+	if len(key) > 0 && e.tags().Plain(key) {
 		dst = append(dst, '"')
 		dst = append(dst, key...)
 		dst = append(dst, '"', ':')
@@ -602,13 +595,13 @@ func (e *Encoder) rawMember(dst, key, val []byte, k tmi.TagKey, plain bool) []by
 
 // appendRaw appends ,"raw":{...}: every tag, then the anomalies and a copy
 // of the line when there are any.
-func (e *Encoder) appendRaw(dst, line []byte, v *tmi.View) []byte {
+func (e *Encoder) appendRaw(dst, line []byte) []byte {
 	// Every member is written with a leading comma; the first one's
 	// becomes the object's '{'.
 	dst = append(dst, `,"raw":{"tags":`...)
 	first := len(dst)
-	if t := &v.Tags; t.Indexed() {
-		sect := v.RawTags()
+	if t := e.tags(); t.Indexed() {
+		sect := t.Sect()
 		for i := range t.Len() {
 			// A known tag with a plain value of up to 32 bytes, not
 			// within 32 bytes of the section's end: its member is
@@ -640,7 +633,7 @@ func (e *Encoder) appendRaw(dst, line []byte, v *tmi.View) []byte {
 			}
 		}
 	} else {
-		tags := v.UniqueTags()
+		tags := t.Unique("")
 		for tags.Next() {
 			dst = e.rawMember(dst, tags.Key(), tags.Value(), tags.TagKey(), t.Plain(tags.Value()))
 		}

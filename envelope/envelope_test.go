@@ -75,6 +75,13 @@ var trickyLines = []string{
 	"@id=46 :a!a@\xff PRIVMSG #c :invalid only where nothing is written",
 	"@id=47 :a!a@\xff PRIVMSG c :and an anomaly",
 	"@id=48;display-name=\xc3\\\xa9 :a!a@a PRIVMSG #c :an escape that joins UTF-8",
+	"@id=49 :tmi.twitch.tv PRIVMSG #c :from a server name",
+	"@id=50;login=bob :tmi.twitch.tv PRIVMSG #c :from a server name, with a login tag",
+	"@id=51 :a!a@a PRIVMSG #c :\x01ACTION \x01",
+	"@id=52 :a!a@a PRIVMSG #c :\x01ACTION",
+	"@id=53 :a.b PRIVMSG #c :a dotted source without ! or @ is a server",
+	"@id=54 :ronni PRIVMSG #c :a bare nick",
+	"@id=55 :a.b!c@d PRIVMSG #c :a dotted nick before !",
 }
 
 func TestReferenceOnTrickyLines(t *testing.T) {
@@ -223,6 +230,20 @@ func TestFields(t *testing.T) {
 		{trickyLines[47], "payload.raw.lineBase64", "QGlkPTQ3IDphIWFA/yBQUklWTVNHIGMgOmFuZCBhbiBhbm9tYWx5"},
 		{trickyLines[48], "user.displayName", "é"},
 		{trickyLines[48], "payload.raw.anomalies", "<absent>"},
+		{trickyLines[15], "payload.isAction", "true"},
+		{trickyLines[15], "payload.text", ""},
+		{trickyLines[49], "user.name", ""},
+		{trickyLines[49], "user.displayName", ""},
+		{trickyLines[49], "payload.raw.anomalies", "[no-login]"},
+		{trickyLines[50], "user.name", "bob"},
+		{trickyLines[50], "payload.raw.anomalies", "<absent>"},
+		{trickyLines[51], "payload.isAction", "true"},
+		{trickyLines[51], "payload.text", ""},
+		{trickyLines[52], "payload.isAction", "true"},
+		{trickyLines[52], "payload.text", ""},
+		{trickyLines[53], "user.name", ""},
+		{trickyLines[54], "user.name", "ronni"},
+		{trickyLines[55], "user.name", "a.b"},
 	} {
 		e := NewEncoder(&Options{Kinds: allKinds})
 		out, err := e.AppendLine(nil, []byte(c.line), received)
@@ -244,7 +265,6 @@ func TestSkippedLines(t *testing.T) {
 	}{
 		{"@id=27 :a!a@a PRIVMSG #c", 0, ErrNoText},
 		{"@id=29 :a!a@a PRIVMSG #c :", 0, ErrNoText},
-		{":a!a@a PRIVMSG #c :\x01ACTION\x01", 0, ErrNoText},
 		{"@id=28 :a!a@a PRIVMSG # :hi", 0, ErrNoChannel},
 		{":a!a@a PRIVMSG * :hi", 0, ErrNoChannel},
 		{":a!a@a PRIVMSG", 0, ErrNoChannel},

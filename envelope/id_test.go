@@ -81,6 +81,34 @@ func TestSHA1OneBlock(t *testing.T) {
 	}
 }
 
+// FuzzSHA1: for any namespace and name, sha1OneBlock (names of up to
+// maxOneBlock bytes) is the first 16 bytes of crypto/sha1's sum, and
+// NewSHA1 is that sum with the version 5 and variant bits set, whatever
+// the name's length.
+func FuzzSHA1(f *testing.F) {
+	f.Add(Namespace[:], []byte("885196de-cb67-427a-baa8-82f9b0fcd05f"))
+	f.Add(urlNamespace[:], []byte("twitch.tv/message-id"))
+	f.Add([]byte{}, []byte(""))
+	f.Add([]byte{0xff}, []byte(strings.Repeat("x", maxOneBlock)))
+	f.Add(Namespace[:], []byte(strings.Repeat("y", maxOneBlock+1)))
+	f.Fuzz(func(t *testing.T, nsBytes, name []byte) {
+		var ns UUID
+		copy(ns[:], nsBytes)
+		full := sha1.Sum(append(ns[:], name...))
+		if len(name) <= maxOneBlock {
+			if got := sha1OneBlock(&ns, name); got != [16]byte(full[:16]) {
+				t.Fatalf("sha1OneBlock(%v, %q) = %x, want %x", ns, name, got, full[:16])
+			}
+		}
+		want := UUID(full[:16])
+		want[6] = want[6]&0x0f | 0x50
+		want[8] = want[8]&0x3f | 0x80
+		if got := NewSHA1(ns, name); got != want {
+			t.Fatalf("NewSHA1(%v, %q) = %v, want %v", ns, name, got, want)
+		}
+	})
+}
+
 // TestAppendUUID holds the word-at-a-time hex digits to fmt's, for every
 // byte value in every position and random UUIDs.
 func TestAppendUUID(t *testing.T) {

@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"unicode/utf8"
 
 	"github.com/ingress-egress/ingress-egress/ircv3"
@@ -54,64 +53,6 @@ func plainTextWord(x uint64) bool {
 	return (ctl|(qa-ones)&^qa|(lg-ones)&^lg|(bs-ones)&^bs|(e2-ones)&^e2)&highs == 0
 }
 
-// maxTextMask is the longest text appendValidText classifies with the
-// vector code; a longer one (Twitch's texts are at most 500 characters)
-// is scanned a word at a time.
-const maxTextMask = 4096
-
-// textMask holds textAttention's words for one text: bit i&63 of word
-// i>>6 is byte i.
-type textMask [maxTextMask / 64]uint64
-
-// textPad is a block of a byte that needs no attention, for a text's last
-// partial block.
-var textPad = func() (b [64]byte) {
-	for i := range b {
-		b[i] = 'a'
-	}
-	return b
-}()
-
-// classify fills the words of m that cover s (len(s) <= maxTextMask).
-func (m *textMask) classify(s []byte) {
-	n := len(s) &^ 63
-	if n > 0 {
-		textAttention(s[:n], &m[0])
-	}
-	if n < len(s) {
-		tail := textPad
-		copy(tail[:], s[n:])
-		textAttention(tail[:], &m[n>>6])
-	}
-}
-
-// plain reports whether no byte of s[from:to] needs attention, for a
-// text classify has seen (to <= len(s) <= maxTextMask).
-func (m *textMask) plain(from, to int) bool {
-	for from < to {
-		n := min(to-from, 64-from&63)
-		if m[from>>6&(maxTextMask/64-1)]>>(from&63)&(1<<n-1) != 0 {
-			return false
-		}
-		from += n
-	}
-	return true
-}
-
-// textAttentionGeneric is textAttention in Go: the reference the tests
-// hold the vector code to, and the code for other architectures.
-func textAttentionGeneric(b []byte, mask []uint64) {
-	for w := range len(b) >> 6 {
-		var x uint64
-		for i, c := range b[w<<6 : w<<6+64] {
-			if c == 0xe2 || c < utf8.RuneSelf && !htmlSafe[c] {
-				x |= 1 << i
-			}
-		}
-		mask[w] = x
-	}
-}
-
 // plainASCII reports whether s is printable ASCII with nothing to escape
 // (plainWord for every byte), without reading outside s: a word at a
 // time and a last word that overlaps the one before, or byte by byte
@@ -135,41 +76,9 @@ func plainASCII(s []byte) bool {
 }
 
 // appendValidText appends s, which must be valid UTF-8, as a JSON string,
-// exactly as appendString would. One vector pass (textAttention, into m)
-// finds the bytes to escape and the lead bytes of U+2028 and U+2029; the
-// runs between them are copied whole: a chat text has few or none.
-func appendValidText(dst, s []byte, m *textMask) []byte {
-	if len(s) > maxTextMask {
-		return appendValidTextWords(dst, s)
-	}
-	m.classify(s)
-	dst = append(dst, '"')
-	start := 0
-	for w := 0; w<<6 < len(s); w++ {
-		for x := m[w&(maxTextMask/64-1)]; x != 0; x &= x - 1 {
-			i := w<<6 | bits.TrailingZeros64(x)
-			b := s[i]
-			if b == 0xe2 {
-				if i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xa8 {
-					dst = append(dst, s[start:i]...)
-					dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[s[i+2]&0xf])
-					start = i + 3
-				}
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = appendASCII(dst, b)
-			start = i + 1
-		}
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// appendValidTextWords is appendValidText for texts too long for a
-// textMask: knowing the UTF-8 valid, it steps over non-ASCII text eight
-// bytes at a time instead of decoding it rune by rune.
-func appendValidTextWords(dst, s []byte) []byte {
+// exactly as appendString would: knowing the UTF-8 valid, it steps over
+// non-ASCII text eight bytes at a time instead of decoding it rune by rune.
+func appendValidText(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	start, i := 0, 0
 	for i < len(s) {

@@ -78,12 +78,8 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
 		}
 		if utf8.Valid(s) {
-			var m textMask
-			if got := string(appendValidText(nil, s, &m)); got != want {
+			if got := string(appendValidText(nil, s)); got != want {
 				t.Fatalf("appendValidText(%q) = %s, want %s", s, got, want)
-			}
-			if got := string(appendValidTextWords(nil, s)); got != want {
-				t.Fatalf("appendValidTextWords(%q) = %s, want %s", s, got, want)
 			}
 		}
 		checkTagString(t, s)
@@ -174,85 +170,17 @@ func TestPlainTextWord(t *testing.T) {
 	}
 }
 
-// TestTextAttention holds the vector code to textAttentionGeneric for
-// every byte value in every position of a block, among plain, escaped and
-// non-ASCII neighbours, and for random texts of every length up to
-// maxTextMask through textMask.classify (whole blocks and a padded tail).
-func TestTextAttention(t *testing.T) {
-	check := func(s []byte) {
-		t.Helper()
-		var m textMask
-		m.classify(s)
-		padded := append([]byte(nil), s...)
-		for len(padded)%64 != 0 {
-			padded = append(padded, 'a')
-		}
-		want := make([]uint64, len(padded)/64)
-		textAttentionGeneric(padded, want)
-		for w := range want {
-			if m[w] != want[w] {
-				t.Fatalf("len %d word %d: %064b, want %064b", len(s), w, m[w], want[w])
-			}
-		}
-	}
-	for _, fill := range []byte{'a', '<', 0x80, 0xe2, 0x1f, 0x20, 0xff} {
-		for pos := range 64 {
-			for b := range 256 {
-				block := bytes.Repeat([]byte{fill}, 64)
-				block[pos] = byte(b)
-				check(block)
-			}
-		}
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	const alphabet = "ab \"&<>\\\x00\x1f\x7f\x80\xe2\xa8é😂\u2028\u2029"
-	for n := range maxTextMask + 1 {
-		s := make([]byte, n)
-		for i := range s {
-			s[i] = alphabet[r.IntN(len(alphabet))]
-		}
-		check(s)
-	}
-}
-
-// TestAppendValidTextLengths: texts around the block size and past
-// maxTextMask (the word-at-a-time path) are written as encoding/json
-// writes them.
+// TestAppendValidTextLengths: texts of lengths around the word size and
+// up to several KiB are written as encoding/json writes them.
 func TestAppendValidTextLengths(t *testing.T) {
-	var m textMask
 	unit := "Kappa 😂 <3 \u2028 \"q\" \x01 小明 "
-	for _, n := range []int{0, 1, 63, 64, 65, 127, 128, 129, maxTextMask - 1, maxTextMask, maxTextMask + 1, 3 * maxTextMask} {
+	for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 65, 127, 128, 129, 4095, 4096, 4097, 3 * 4096} {
 		s := []byte(strings.Repeat(unit, n/len(unit)+1)[:n])
 		for !utf8.Valid(s) {
 			s = s[:len(s)-1] // cut inside a character
 		}
-		if got, want := string(appendValidText(nil, s, &m)), marshalString(t, s); got != want {
+		if got, want := string(appendValidText(nil, s)), marshalString(t, s); got != want {
 			t.Fatalf("len %d: appendValidText = %s, want %s", len(s), got, want)
-		}
-	}
-}
-
-// TestTextMaskPlain holds textMask.plain to a bit-by-bit look at the mask
-// for every range of a random mask's first three words.
-func TestTextMaskPlain(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	for range 20 {
-		var m textMask
-		for w := range 3 {
-			m[w] = r.Uint64() & r.Uint64() & r.Uint64() // sparse
-		}
-		for from := range 192 {
-			for to := from; to <= 192; to++ {
-				want := true
-				for i := from; i < to; i++ {
-					if m[i>>6]&(1<<(i&63)) != 0 {
-						want = false
-					}
-				}
-				if got := m.plain(from, to); got != want {
-					t.Fatalf("plain(%d, %d) = %v, want %v (mask %x %x %x)", from, to, got, want, m[0], m[1], m[2])
-				}
-			}
 		}
 	}
 }

@@ -160,7 +160,7 @@ func refBuild(line string, kinds Kinds, received time.Time, randomID, traceID st
 	if cmd != "CLEARCHAT" && m.NumParams() >= 2 {
 		text, action = refAction(param(1))
 	}
-	if cmd == "PRIVMSG" && text == "" {
+	if cmd == "PRIVMSG" && text == "" && !action {
 		return nil, ErrNoText
 	}
 
@@ -173,6 +173,9 @@ func refBuild(line string, kinds Kinds, received time.Time, randomID, traceID st
 
 	nick, _, _ := strings.Cut(string(m.Source), "@")
 	nick, _, _ = strings.Cut(nick, "!")
+	if !strings.ContainsAny(string(m.Source), "!@") && strings.Contains(nick, ".") {
+		nick = "" // a server name (tmi.twitch.tv), not a nick
+	}
 	var login string
 	switch cmd {
 	case "PRIVMSG":

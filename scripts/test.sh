@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing
 # (scripts/setup.sh), then checks formatting, vets, runs the tests with the
-# race detector, the allocation guards without it, a short fuzz of every
-# fuzz target, and a one-iteration run of every benchmark.
+# race detector, again with the purego build tag (pure Go instead of
+# assembly), the allocation guards without it, a short fuzz of every fuzz
+# target, and a one-iteration run of every benchmark.
 #
 #   FUZZTIME=20s  how long each fuzz target runs (0 to skip)
 #   REQUIRE_INTEGRATION=1  fail instead of skipping when a real server
@@ -24,6 +25,9 @@ if [ -f bench/tools/go.mod ]; then (cd bench/tools && go vet ./...); fi
 
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
+
+echo "== go test -tags purego (the Go twins of the assembly, on amd64 too)"
+go test -count=1 -timeout 15m -tags purego ./...
 
 echo "== allocation guards (no -race)"
 go test -count=1 -run 'Alloc' ./...

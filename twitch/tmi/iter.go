@@ -20,9 +20,6 @@ type BadgeIter struct {
 	malformed     bool
 }
 
-// NewBadgeIter returns an iterator over a raw badges value.
-func NewBadgeIter(raw []byte) BadgeIter { return BadgeIter{rest: raw} }
-
 // Next advances to the next well-formed badge and reports whether there is
 // one.
 func (it *BadgeIter) Next() bool {
@@ -88,7 +85,7 @@ type EmoteIter struct {
 	text   []byte
 
 	ascii   int8 // 0 unknown, else textASCII, textUTF8 or textInvalid
-	valid   bool // the caller vouches that text is valid UTF-8
+	valid   bool // the View found text valid UTF-8 (View.TextValidUTF8)
 	cp, off int  // cursor: code point cp starts at byte off
 
 	start, end   int
@@ -96,10 +93,6 @@ type EmoteIter struct {
 	problems     EmoteProblem
 	inGroup      bool
 }
-
-// NewEmoteIter returns an iterator over a raw emotes value whose positions
-// refer to text.
-func NewEmoteIter(raw, text []byte) EmoteIter { return EmoteIter{rest: raw, text: text} }
 
 // Next advances to the next usable emote and reports whether there is one.
 func (it *EmoteIter) Next() bool {
@@ -169,12 +162,6 @@ func (it *EmoteIter) Next() bool {
 		return true
 	}
 }
-
-// AssumeValidUTF8 tells the iterator that its text is valid UTF-8, as
-// the caller has checked (the envelope encoder escapes the text before
-// it reads the emotes), which spares it a validation of its own. Text
-// that is not valid UTF-8 then gives wrong positions, never a panic.
-func (it *EmoteIter) AssumeValidUTF8() { it.valid = true }
 
 // offset returns the byte offset of code point cp in the text, len(text)
 // when cp is the number of code points, and -1 when cp is beyond that

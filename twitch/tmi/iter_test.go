@@ -29,7 +29,7 @@ func TestEmoteOffset(t *testing.T) {
 			starts = append(starts, i)
 		}
 		starts = append(starts, len(text))
-		it := NewEmoteIter(nil, text)
+		it := EmoteIter{text: text}
 		for _, cp := range []int{0, 1, 3, 8, 9, 17, 2, 25, len(starts) - 1, len(starts), 40} {
 			want := -1
 			if cp < len(starts) {

@@ -5,14 +5,17 @@
 // https://dev.twitch.tv/docs/chat/irc-migration/ for shared chat). The name
 // is Twitch's own for its chat service (tmi.twitch.tv).
 //
-// Like ircv3, it is a standard-library-only leaf: the envelope encoder
-// builds on it without depending on the connection manager in package
-// twitch.
+// It builds on ircv3 and on internal/tagindex, the one-pass tag index
+// that it shares with the envelope encoder (and, through that, on
+// golang.org/x/sys/cpu): the encoder builds on it without depending on
+// the connection manager in package twitch.
 package tmi
 
 import (
 	"bytes"
+	"unicode/utf8"
 
+	"github.com/ingress-egress/ingress-egress/internal/tagindex"
 	"github.com/ingress-egress/ingress-egress/ircv3"
 )
 
@@ -146,27 +149,28 @@ type View struct {
 	p0, p1  []byte // the first two parameters
 	nparams int
 
-	text   []byte
-	action bool
+	text      []byte
+	action    bool
+	textValid int8 // TextValidUTF8's answer: 0 not known yet, textUTF8 or textInvalid
 }
 
 // Reset makes v a view of m. The line m was parsed from must stay
 // unchanged while v is used; m itself may change.
 func (v *View) Reset(m *ircv3.Message) {
 	v.Kind = KindOf(m.Command)
-	v.Tags.reset(m.Tags)
+	v.Tags.index().Reset(m.Tags)
 	v.source, v.p0, v.p1, v.nparams = m.Source, m.Param(0), m.Param(1), m.NumParams()
-	v.text, v.action = nil, false
+	v.text, v.action, v.textValid = nil, false, 0
 	switch v.Kind {
 	case KindPrivmsg, KindUsernotice, KindClearmsg, KindWhisper, KindNotice:
 		if v.nparams >= 2 {
-			v.text, v.action = SplitAction(v.p1)
+			v.text, v.action = splitAction(v.p1)
 		}
 	}
 }
 
 // RawTags returns the raw tag section of the message (ircv3.Message.Tags).
-func (v *View) RawTags() []byte { return v.Tags.sect }
+func (v *View) RawTags() []byte { return v.Tags.index().Sect() }
 
 // Param returns parameter i (0 or 1: a View keeps only the first two), or
 // nil.
@@ -182,11 +186,11 @@ func (v *View) Param(i int) []byte {
 	return nil
 }
 
-// SplitAction detects a CTCP ACTION (what a client sends for "/me"): a
+// splitAction detects a CTCP ACTION (what a client sends for "/me"): a
 // text of the form "\x01ACTION <text>\x01". It returns the text without
 // the framing and true, or p unchanged and false. The closing \x01 may be
 // missing, and the text may be empty ("\x01ACTION\x01").
-func SplitAction(p []byte) (text []byte, action bool) {
+func splitAction(p []byte) (text []byte, action bool) {
 	const prefix = "\x01ACTION"
 	if len(p) < len(prefix) || string(p[:len(prefix)]) != prefix {
 		return p, false
@@ -241,15 +245,28 @@ func (v *View) Text() []byte { return v.text }
 // IsAction reports whether the text was sent with "/me".
 func (v *View) IsAction() bool { return v.action }
 
+// TextValidUTF8 reports whether Text is valid UTF-8 (Twitch texts are,
+// but the model never assumes it). The answer is found once per line:
+// the emote iterator then needs no UTF-8 check of its own.
+func (v *View) TextValidUTF8() bool {
+	if v.textValid == 0 {
+		v.textValid = textInvalid
+		if utf8.Valid(v.text) {
+			v.textValid = textUTF8
+		}
+	}
+	return v.textValid == textUTF8
+}
+
 // Login returns the sender's login: the source nick for PRIVMSG and
-// WHISPER (the login tag when the line has no source), the login tag for
-// USERNOTICE and CLEARMSG, the target login (the second parameter) for
-// CLEARCHAT, and empty otherwise. tag reports whether it is a raw tag
-// value, to be unescaped.
+// WHISPER (the login tag when the line has no source or its source is a
+// server, see sourceNick), the login tag for USERNOTICE and CLEARMSG, the
+// target login (the second parameter) for CLEARCHAT, and empty otherwise.
+// tag reports whether it is a raw tag value, to be unescaped.
 func (v *View) Login() (login []byte, tag bool) {
 	switch v.Kind {
 	case KindPrivmsg, KindWhisper:
-		if nick, _, _ := ircv3.SplitSource(v.source); len(nick) > 0 {
+		if nick := sourceNick(v.source); len(nick) > 0 {
 			return nick, false
 		}
 		return v.Tags.Get(TagLogin), true
@@ -259,6 +276,19 @@ func (v *View) Login() (login []byte, tag bool) {
 		return v.Param(1), false
 	}
 	return nil, false
+}
+
+// sourceNick returns the nick of a message source, or nil when the source
+// names a server. RFC 2812 §2.3.1: "prefix = servername / ( nickname [ [
+// "!" user ] "@" host ] )", and a nickname holds no '.': a source with
+// neither '!' nor '@' that holds a '.' (":tmi.twitch.tv PRIVMSG ...") is
+// a server, not a user called tmi.twitch.tv.
+func sourceNick(src []byte) []byte {
+	nick, user, host := ircv3.SplitSource(src)
+	if user == nil && host == nil && bytes.IndexByte(nick, '.') >= 0 {
+		return nil
+	}
+	return nick
 }
 
 // DisplayName returns the raw display-name tag (it may be empty, or in any
@@ -293,69 +323,56 @@ func (v *View) Color() []byte { return v.Tags.Get(TagColor) }
 //
 // Like every accessor that interprets a tag (numbers, flags, equality), it
 // works on the unescaped value.
-func (v *View) SentAt() (ms int64, ok bool) { return parseDecimal(v.Tags.Get(TagTmiSentTS)) }
+func (v *View) SentAt() (ms int64, ok bool) { return tagindex.ParseDecimal(v.Tags.Get(TagTmiSentTS)) }
 
 // Bits returns the number of bits cheered, and whether the bits tag is
 // present and a plain decimal number.
-func (v *View) Bits() (n int64, ok bool) { return parseDecimal(v.Tags.Get(TagBits)) }
+func (v *View) Bits() (n int64, ok bool) { return tagindex.ParseDecimal(v.Tags.Get(TagBits)) }
 
 // BanDuration returns a CLEARCHAT timeout in seconds, and whether the
 // ban-duration tag is present and a plain decimal number (a permanent ban
 // has none).
 func (v *View) BanDuration() (seconds int64, ok bool) {
-	return parseDecimal(v.Tags.Get(TagBanDuration))
+	return tagindex.ParseDecimal(v.Tags.Get(TagBanDuration))
 }
 
 // IsMod reports mod=1.
-func (v *View) IsMod() bool { return tagIs(v.Tags.Get(TagMod), "1") }
+func (v *View) IsMod() bool { return tagindex.Is(v.Tags.Get(TagMod), "1") }
 
 // IsSubscriber reports subscriber=1.
-func (v *View) IsSubscriber() bool { return tagIs(v.Tags.Get(TagSubscriber), "1") }
+func (v *View) IsSubscriber() bool { return tagindex.Is(v.Tags.Get(TagSubscriber), "1") }
 
 // IsTurbo reports turbo=1.
-func (v *View) IsTurbo() bool { return tagIs(v.Tags.Get(TagTurbo), "1") }
+func (v *View) IsTurbo() bool { return tagindex.Is(v.Tags.Get(TagTurbo), "1") }
 
 // IsVIP reports whether the vip tag is present and not "0". Twitch sends it
 // only for VIPs, so its mere presence means VIP.
 func (v *View) IsVIP() bool {
 	vip := v.Tags.Get(TagVIP)
-	return vip != nil && !tagIs(vip, "0")
+	return vip != nil && !tagindex.Is(vip, "0")
 }
 
 // IsBroadcaster reports whether the sender is the channel's broadcaster:
 // the badges include broadcaster, or user-id equals room-id.
 func (v *View) IsBroadcaster() bool {
-	if v.IsRoomOwner() {
+	if v.Tags.index().RoomOwner() {
 		return true
 	}
 	it := v.Badges()
 	for it.Next() {
-		if IsBroadcasterBadge(it.Name()) {
+		if tagindex.BroadcasterBadge(it.Name()) {
 			return true
 		}
 	}
 	return false
 }
 
-// IsRoomOwner reports whether user-id is present and equals room-id, one
-// half of IsBroadcaster.
-func (v *View) IsRoomOwner() bool {
-	t := &v.Tags
-	uid := t.Get(TagUserID)
-	return len(uid) > 0 && t.valuesEqual(uid, t.Get(TagRoomID)) && !unescapedEqual(uid, nil)
-}
-
-// IsBroadcasterBadge reports whether a raw badge name (BadgeIter.Name) is
-// broadcaster, the other half of IsBroadcaster, for callers that walk the
-// badges anyway.
-func IsBroadcasterBadge(name []byte) bool { return tagIs(name, "broadcaster") }
-
 // IsFirstMessage reports first-msg=1: the user's first message in the
 // channel.
-func (v *View) IsFirstMessage() bool { return tagIs(v.Tags.Get(TagFirstMsg), "1") }
+func (v *View) IsFirstMessage() bool { return tagindex.Is(v.Tags.Get(TagFirstMsg), "1") }
 
 // IsReturningChatter reports returning-chatter=1.
-func (v *View) IsReturningChatter() bool { return tagIs(v.Tags.Get(TagReturningChatter), "1") }
+func (v *View) IsReturningChatter() bool { return tagindex.Is(v.Tags.Get(TagReturningChatter), "1") }
 
 // IsReply reports whether the message replies to another: it has a
 // reply-parent-msg-id tag. The parent's fields are the reply-parent-* and
@@ -371,12 +388,12 @@ func (v *View) IsSharedChat() bool { return v.Tags.Get(TagSourceRoomID) != nil }
 // channel of the session.
 func (v *View) IsSharedChatOrigin() bool {
 	src := v.Tags.Get(TagSourceRoomID)
-	return src != nil && v.Tags.valuesEqual(src, v.Tags.Get(TagRoomID))
+	return src != nil && v.Tags.index().ValuesEqual(src, v.Tags.Get(TagRoomID))
 }
 
 // IsSourceOnly reports source-only=1: a shared chat message shown only in
 // its source channel.
-func (v *View) IsSourceOnly() bool { return tagIs(v.Tags.Get(TagSourceOnly), "1") }
+func (v *View) IsSourceOnly() bool { return tagindex.Is(v.Tags.Get(TagSourceOnly), "1") }
 
 // Badges iterates over the badges tag.
 func (v *View) Badges() BadgeIter { return BadgeIter{rest: v.Tags.Get(TagBadges)} }
@@ -388,137 +405,20 @@ func (v *View) BadgeInfo() BadgeIter { return BadgeIter{rest: v.Tags.Get(TagBadg
 // message.
 func (v *View) SourceBadges() BadgeIter { return BadgeIter{rest: v.Tags.Get(TagSourceBadges)} }
 
-// Emotes iterates over the emotes tag, with positions in Text.
+// Emotes iterates over the emotes tag, with positions in Text. After
+// TextValidUTF8, it counts code points without checking the UTF-8 again.
 func (v *View) Emotes() EmoteIter {
-	return EmoteIter{rest: v.Tags.Get(TagEmotes), text: v.text}
+	return EmoteIter{rest: v.Tags.Get(TagEmotes), text: v.text, valid: v.textValid == textUTF8}
 }
 
 // UniqueTags iterates over all tags in line order, each key once: a tag
 // whose key appears again later is skipped, so the last duplicate wins.
 func (v *View) UniqueTags() UniqueTagIter {
-	return newUniqueTagIter(&v.Tags, v.Tags.sect, "")
+	return UniqueTagIter(v.Tags.index().Unique(""))
 }
 
 // MsgParams iterates over the msg-param-* tags of a USERNOTICE, each key
 // once (the last duplicate wins); Key returns the whole key.
 func (v *View) MsgParams() UniqueTagIter {
-	return newUniqueTagIter(&v.Tags, v.Tags.sect, "msg-param-")
-}
-
-// parseDecimal parses a raw tag value that unescapes to 1 to 18 ASCII
-// digits (no sign) as an int64.
-func parseDecimal(raw []byte) (int64, bool) {
-	// Plain digits, the way Twitch writes them, without unescaping.
-	if uint(len(raw)-1) < 18 { // 1 to 18 bytes
-		var n int64
-		for _, c := range raw {
-			if c-'0' > 9 {
-				return parseEscapedDecimal(raw)
-			}
-			n = n*10 + int64(c-'0')
-		}
-		return n, true
-	}
-	return parseEscapedDecimal(raw)
-}
-
-// parseEscapedDecimal is parseDecimal on the unescaped form of raw.
-func parseEscapedDecimal(raw []byte) (int64, bool) {
-	var n int64
-	digits := 0
-	for i := 0; ; {
-		c, ok := nextUnescaped(raw, &i)
-		if !ok {
-			break
-		}
-		if c < '0' || c > '9' || digits == 18 {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-		digits++
-	}
-	return n, digits > 0
-}
-
-// nextUnescaped returns the next byte of the unescaped form of raw from
-// *i, as ircv3.AppendUnescaped defines it, and advances *i; false at the
-// end.
-func nextUnescaped(raw []byte, i *int) (byte, bool) {
-	if *i >= len(raw) {
-		return 0, false
-	}
-	c := raw[*i]
-	*i++
-	if c != '\\' {
-		return c, true
-	}
-	if *i == len(raw) {
-		return 0, false // a lone trailing backslash is dropped
-	}
-	c = raw[*i]
-	*i++
-	switch c {
-	case ':':
-		return ';', true
-	case 's':
-		return ' ', true
-	case 'r':
-		return '\r', true
-	case 'n':
-		return '\n', true
-	}
-	return c, true
-}
-
-// valuesEqual is unescapedEqual for two raw values of t's tags: equal raw
-// bytes, or two values the attention mask shows free of escapes, are
-// answered without a search for backslashes.
-func (t *Tags) valuesEqual(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	if t.Plain(a) && t.Plain(b) {
-		return false
-	}
-	return unescapedEqual(a, b)
-}
-
-// unescapedEqual reports whether two raw tag values unescape to the same
-// bytes, without unescaping them into memory.
-func unescapedEqual(a, b []byte) bool {
-	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
-		return bytes.Equal(a, b)
-	}
-	var i, j int
-	for {
-		ca, oka := nextUnescaped(a, &i)
-		cb, okb := nextUnescaped(b, &j)
-		if oka != okb || ca != cb {
-			return false
-		}
-		if !oka {
-			return true
-		}
-	}
-}
-
-// tagIs reports whether a raw tag value unescapes to s (which has no
-// backslash).
-func tagIs(raw []byte, s string) bool {
-	if string(raw) == s {
-		return true
-	}
-	// Unescaping shortens a value by its escapes and never lengthens it:
-	// one no longer than s that is not s cannot become s.
-	if len(raw) <= len(s) || bytes.IndexByte(raw, '\\') < 0 {
-		return false
-	}
-	var i int
-	for k := 0; k < len(s); k++ {
-		if c, ok := nextUnescaped(raw, &i); !ok || c != s[k] {
-			return false
-		}
-	}
-	_, more := nextUnescaped(raw, &i)
-	return !more
+	return UniqueTagIter(v.Tags.index().Unique("msg-param-"))
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/ingress-egress/ingress-egress/internal/tagindex"
 	"github.com/ingress-egress/ingress-egress/ircv3"
 )
 
@@ -81,9 +82,9 @@ func TestSplitAction(t *testing.T) {
 		{"hello", "hello", false},
 		{"", "", false},
 	} {
-		text, action := SplitAction([]byte(c.in))
+		text, action := splitAction([]byte(c.in))
 		if string(text) != c.text || action != c.action {
-			t.Errorf("SplitAction(%q) = %q, %v, want %q, %v", c.in, text, action, c.text, c.action)
+			t.Errorf("splitAction(%q) = %q, %v, want %q, %v", c.in, text, action, c.text, c.action)
 		}
 	}
 }
@@ -175,7 +176,7 @@ func TestBadgeIter(t *testing.T) {
 		{",", "MALFORMED"},
 		{"///", "MALFORMED"},
 	} {
-		if got := badgeList(NewBadgeIter([]byte(c.raw))); got != c.want {
+		if got := badgeList(BadgeIter{rest: []byte(c.raw)}); got != c.want {
 			t.Errorf("badges %q = %q, want %q", c.raw, got, c.want)
 		}
 	}
@@ -183,7 +184,7 @@ func TestBadgeIter(t *testing.T) {
 	if zero.Next() {
 		t.Error("zero BadgeIter yields a badge")
 	}
-	it := NewBadgeIter([]byte(`predictions/Day\s53/53\sforsenSmug`))
+	it := BadgeIter{rest: []byte(`predictions/Day\s53/53\sforsenSmug`)}
 	if !it.Next() || unesc(it.Version()) != "Day 53/53 forsenSmug" {
 		t.Errorf("unescaped badge-info version = %q", unesc(it.Version()))
 	}
@@ -227,14 +228,13 @@ func TestEmoteIter(t *testing.T) {
 		{"backwards non-ASCII", "1:8-12/2:0-4", "Kappa 😂 Kappa", "1:8-12=Kappa 2:0-4=Kappa"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := emoteList(NewEmoteIter([]byte(c.raw), []byte(c.text))); got != c.want {
+			if got := emoteList(EmoteIter{rest: []byte(c.raw), text: []byte(c.text)}); got != c.want {
 				t.Errorf("emotes %q in %q = %q, want %q", c.raw, c.text, got, c.want)
 			}
 			if !utf8.ValidString(c.text) {
 				return
 			}
-			it := NewEmoteIter([]byte(c.raw), []byte(c.text))
-			it.AssumeValidUTF8()
+			it := EmoteIter{rest: []byte(c.raw), text: []byte(c.text), valid: true}
 			if got := emoteList(it); got != c.want {
 				t.Errorf("emotes %q in %q, valid UTF-8 assumed, = %q, want %q", c.raw, c.text, got, c.want)
 			}
@@ -286,6 +286,17 @@ func TestViewCases(t *testing.T) {
 			func(v *View) string { return sp(v.IsSharedChat(), v.IsSharedChatOrigin()) }, "false false"},
 		{"PRIVMSG without source uses login tag", "@login=bob PRIVMSG #c :x",
 			func(v *View) string { return login(v) }, "bob"},
+		{"PRIVMSG from a server name uses login tag", "@login=bob :tmi.twitch.tv PRIVMSG #c :x",
+			func(v *View) string { l, tag := v.Login(); return sp(string(l), tag) }, "bob true"},
+		{"PRIVMSG from a server name without login tag", ":tmi.twitch.tv PRIVMSG #c :x",
+			func(v *View) string { return fmt.Sprintf("%q", login(v)) }, `""`},
+		{"WHISPER from a server name", ":tmi.twitch.tv WHISPER foo :x",
+			func(v *View) string { return fmt.Sprintf("%q", login(v)) }, `""`},
+		{"bare nick source", ":ronni PRIVMSG #c :x", func(v *View) string { return login(v) }, "ronni"},
+		{"dotted nick before !", ":a.b!c@d PRIVMSG #c :x", func(v *View) string { return login(v) }, "a.b"},
+		{"dotted nick before @", ":a.b@d PRIVMSG #c :x", func(v *View) string { return login(v) }, "a.b"},
+		{"ACTION with a space and no text", ":a!a@a PRIVMSG #c :\x01ACTION \x01",
+			func(v *View) string { return fmt.Sprintf("%v %q", v.IsAction(), v.Text()) }, `true ""`},
 		{"channel without #", ":a!a@a PRIVMSG chan :x",
 			func(v *View) string { c, h := v.Channel(); return sp(string(c), h) }, "chan false"},
 		{"PRIVMSG without text", ":a!a@a PRIVMSG #c",
@@ -377,7 +388,7 @@ func uniqueList(it UniqueTagIter) string {
 	var out []string
 	for it.Next() {
 		out = append(out, string(it.Key())+"="+string(it.Value()))
-		if it.TagKey() != lookupKey(it.Key()) {
+		if it.TagKey() != TagKey(tagindex.Lookup(it.Key())) {
 			out = append(out, "WRONG-TAGKEY")
 		}
 	}
@@ -385,11 +396,11 @@ func uniqueList(it UniqueTagIter) string {
 }
 
 // itemList lists the tags that Item does not mark superseded.
-func itemList(t *Tags) string {
+func itemList(t *tagindex.Index) string {
 	var out []string
 	for i := range t.Len() {
 		key, val, k, superseded := t.Item(i)
-		if k != lookupKey(key) {
+		if k != tagindex.Lookup(key) {
 			out = append(out, "WRONG-TAGKEY")
 		}
 		if !superseded {
@@ -469,8 +480,8 @@ func TestUniqueTags(t *testing.T) {
 		if got, want := uniqueList(v.UniqueTags()), naiveUnique(msgOf(t, line)); got != want {
 			t.Errorf("UniqueTags(%q)\n got %q\nwant %q", tags, got, want)
 		}
-		if v.Tags.Indexed() {
-			if got, want := itemList(&v.Tags), naiveUnique(msgOf(t, line)); got != want {
+		if x := (*tagindex.Index)(&v.Tags); x.Indexed() {
+			if got, want := itemList(x), naiveUnique(msgOf(t, line)); got != want {
 				t.Errorf("Item(%q)\n got %q\nwant %q", tags, got, want)
 			}
 		}
@@ -484,102 +495,52 @@ func TestUniqueTags(t *testing.T) {
 	}
 }
 
-func TestKeyTable(t *testing.T) {
-	for k := range numTagKeys {
-		if got := lookupKey([]byte(k.String())); got != k {
-			t.Errorf("lookupKey(%q) = %v", k.String(), got)
-		}
-	}
-	near := []string{"", "x", "msg-param-months", "id2", "Id", "colour", "reply-parent"}
-	for k := range numTagKeys {
-		// Every name with one byte changed, one more and one less byte:
-		// the hash sees only the ends, the comparison must see the rest.
-		name := k.String()
-		for i := range len(name) {
-			near = append(near, name[:i]+"_"+name[i+1:])
-		}
-		near = append(near, name+"s", name[:len(name)-1], "x"+name)
-	}
-	k0 := TagID.String()
-	for _, s := range near {
-		if got := lookupKey([]byte(s)); got != numTagKeys {
-			t.Errorf("lookupKey(%q) = %v, want none", s, got)
-		}
-		// And through reset, which reads the key's words from the line.
-		// The section is a prefix of its line, whose rest the word
-		// loads may see.
-		var tags Tags
-		line := []byte(s + "=1 :" + k0 + " rest of the line")
-		tags.reset(line[:len(s)+2])
-		if _, _, k, _ := tags.Item(0); s != "" && k != numTagKeys {
-			t.Errorf("reset: key %q is %v, want none", s, k)
-		}
-	}
-	var v View
-	if v.Tags.Get(numTagKeys) != nil || TagKey(250).String() != "" {
-		t.Error("out-of-range TagKey is not empty")
-	}
-}
-
-func TestUnescapedHelpers(t *testing.T) {
+// TestTagKeys: the public keys carry Twitch's names, and every name looks
+// up to its key.
+func TestTagKeys(t *testing.T) {
 	for _, c := range []struct {
-		a, b string
-		eq   bool
+		k    TagKey
+		name string
 	}{
-		{"", "", true}, {"a", "a", true}, {`\s`, " ", true}, {`a\:b`, "a;b", true}, {`\`, "", true},
-		{`\\`, `\`, true}, {`x\`, "x", true}, {`\r\n`, "\r\n", true}, {`\q`, "q", true},
-		{"a", "b", false}, {`\s`, "s", false}, {"ab", "a", false}, {`a\`, "ab", false},
+		{TagAnimationID, "animation-id"}, {TagDisplayName, "display-name"}, {TagID, "id"},
+		{TagPinnedChatPaidIsSystemMessage, "pinned-chat-paid-is-system-message"}, {TagVIP, "vip"}, {TagUnknown, ""},
 	} {
-		if got := unescapedEqual([]byte(c.a), ircv3.AppendEscaped(nil, []byte(c.b))); got != c.eq {
-			t.Errorf("unescapedEqual(%q, escaped %q) = %v", c.a, c.b, got)
+		if got := c.k.String(); got != c.name {
+			t.Errorf("TagKey(%d).String() = %q, want %q", c.k, got, c.name)
 		}
-		if got := unescapedEqual(ircv3.AppendEscaped(nil, []byte(c.b)), []byte(c.a)); got != c.eq {
-			t.Errorf("unescapedEqual(escaped %q, %q) = %v", c.b, c.a, got)
-		}
-		if want := string(ircv3.AppendUnescaped(nil, []byte(c.a))) == c.b; want != c.eq {
-			t.Errorf("case %q %q disagrees with ircv3.AppendUnescaped", c.a, c.b)
-		}
-		if !strings.Contains(c.b, `\`) {
-			if got := tagIs([]byte(c.a), c.b); got != c.eq {
-				t.Errorf("tagIs(%q, %q) = %v", c.a, c.b, got)
-			}
+	}
+	for k := range TagUnknown {
+		if got := TagKey(tagindex.Lookup([]byte(k.String()))); got != k || k.String() == "" {
+			t.Errorf("the name %q of TagKey(%d) looks up to %d", k.String(), k, got)
 		}
 	}
 }
 
-func TestIndexEquals(t *testing.T) {
-	for _, s := range []string{"", "=", "a", "a=", "=a", "abcdefg=", "abcdefgh=", "abcdefghi", "abcdefgh", "badge-info=subscriber/24",
-		"reply-thread-parent-display-name=x=y", "\xff\x80=\x3d", "a\x3c=", "0123456789abcdef", "0123456789abcdef=", "abc;def=g"} {
-		// Every start and end, with the bytes past the end visible (as
-		// the rest of the line is to reset) holding '='.
-		for p := 0; p <= len(s); p++ {
-			for end := p; end <= len(s); end++ {
-				want := strings.IndexByte(s[p:end], '=')
-				for _, buf := range [][]byte{[]byte(s[:end] + "========"), []byte(s[:end])} {
-					if got := indexEquals(buf, p, end); got != want {
-						t.Errorf("indexEquals(%q, %d, %d) = %d, want %d", buf, p, end, got, want)
-					}
-				}
-			}
+// TestTextValidUTF8: the answer is found once per line and reset with the
+// view, and the emote positions agree with or without it.
+func TestTextValidUTF8(t *testing.T) {
+	var v View
+	for _, c := range []struct {
+		line   string
+		valid  bool
+		emotes string
+	}{
+		{"@emotes=25:2-6 :a!a@a PRIVMSG #c :😂 Kappa", true, "25:2-6=Kappa"},
+		{"@emotes=25:2-6 :a!a@a PRIVMSG #c :\xff\xfeKappa", false, "25:2-6=Kappa"},
+		{"@emotes=25:0-4 :a!a@a PRIVMSG #c :Kappa", true, "25:0-4=Kappa"},
+		{"@emotes=25:2-6 :a!a@a PRIVMSG #c :é\xffKappa", false, "25:2-6=Kappa"},
+		{":a!a@a PRIVMSG #c", true, ""},
+	} {
+		v.Reset(msgOf(t, c.line))
+		before := emoteList(v.Emotes())
+		if got := v.TextValidUTF8(); got != c.valid {
+			t.Errorf("%q: TextValidUTF8() = %v, want %v", c.line, got, c.valid)
 		}
-	}
-}
-
-// TestParseDecimal holds the plain-digits fast path to the unescaping
-// parser.
-func TestParseDecimal(t *testing.T) {
-	for _, s := range []string{"", "0", "7", "1642786203573", "999999999999999999", "1000000000000000000",
-		"12a", "-1", "+1", `1\s`, `\31`, `1\`, `\`, " 1", "１"} {
-		n, ok := parseDecimal([]byte(s))
-		wn, wok := parseEscapedDecimal([]byte(s))
-		if n != wn || ok != wok {
-			t.Errorf("parseDecimal(%q) = %d, %v; want %d, %v", s, n, ok, wn, wok)
+		if got := v.TextValidUTF8(); got != c.valid {
+			t.Errorf("%q: second TextValidUTF8() = %v, want %v", c.line, got, c.valid)
 		}
-	}
-	if n, ok := parseDecimal([]byte("1642786203573")); n != 1642786203573 || !ok {
-		t.Errorf("parseDecimal = %d, %v", n, ok)
-	}
-	if _, ok := parseDecimal([]byte("1000000000000000000")); ok {
-		t.Error("19 digits accepted")
+		if after := emoteList(v.Emotes()); before != c.emotes || after != c.emotes {
+			t.Errorf("%q: emotes %q before TextValidUTF8 and %q after, want %q", c.line, before, after, c.emotes)
+		}
 	}
 }

@@ -1,18 +1,20 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
-// func classifyBlocksSSE2(b []byte, semi, eq, attn *uint64)
+// func classifyBlocksSSE2(b []byte, semi, eq, attn []uint64)
 //
 // For each 64-byte block, four 16-byte loads; per load PCMPEQB against
 // ';' and '=' and, for attention, a signed PCMPGTB (0x20 > c is true for
 // control bytes and for every byte >= 0x80, negative as int8) ORed with
 // PCMPEQB against '"', '&', '<', '>' and '\\'; PMOVMSKB turns each result
 // into 16 bits of the block's mask words.
-TEXT ·classifyBlocksSSE2(SB), NOSPLIT, $0-48
+TEXT ·classifyBlocksSSE2(SB), NOSPLIT, $0-96
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), CX
-	MOVQ semi+24(FP), DI
-	MOVQ eq+32(FP), R8
-	MOVQ attn+40(FP), R9
+	MOVQ semi_base+24(FP), DI
+	MOVQ eq_base+48(FP), R8
+	MOVQ attn_base+72(FP), R9
 	SHRQ $6, CX
 
 #define SPLAT(c, x) MOVQ $c, AX; MOVQ AX, x; PUNPCKLQDQ x, x
@@ -71,17 +73,17 @@ loop:
 done:
 	RET
 
-// func classifyBlocksAVX2(b []byte, semi, eq, attn *uint64)
+// func classifyBlocksAVX2(b []byte, semi, eq, attn []uint64)
 //
 // classifyBlocksSSE2 on 32-byte loads with three-operand compares. The
 // attention test pairs the characters that differ in one bit: c|0x04 ==
 // '&' is '"' or '&', c|0x02 == '>' is '<' or '>'.
-TEXT ·classifyBlocksAVX2(SB), NOSPLIT, $0-48
+TEXT ·classifyBlocksAVX2(SB), NOSPLIT, $0-96
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), CX
-	MOVQ semi+24(FP), DI
-	MOVQ eq+32(FP), R8
-	MOVQ attn+40(FP), R9
+	MOVQ semi_base+24(FP), DI
+	MOVQ eq_base+48(FP), R8
+	MOVQ attn_base+72(FP), R9
 	SHRQ $6, CX
 
 #define BCAST(c, y) MOVL $c, AX; MOVQ AX, X15; VPBROADCASTB X15, y
@@ -136,22 +138,4 @@ avxloop:
 
 avxdone:
 	VZEROUPPER
-	RET
-
-// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-TEXT ·cpuid(SB), NOSPLIT, $0-24
-	MOVL eaxArg+0(FP), AX
-	MOVL ecxArg+4(FP), CX
-	CPUID
-	MOVL AX, eax+8(FP)
-	MOVL BX, ebx+12(FP)
-	MOVL CX, ecx+16(FP)
-	MOVL DX, edx+20(FP)
-	RET
-
-// func xgetbv0() (eax uint32)
-TEXT ·xgetbv0(SB), NOSPLIT, $0-4
-	MOVL $0, CX
-	XGETBV
-	MOVL AX, eax+0(FP)
 	RET

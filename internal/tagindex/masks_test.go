@@ -1,4 +1,4 @@
-package tmi
+package tagindex
 
 import (
 	"bytes"
@@ -106,41 +106,41 @@ func TestPlain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v View
-	v.Reset(&m)
+	var x Index
+	x.Reset(m.Tags)
 	want := map[string]bool{"a": true, "b": false, "c": true, "d": false, "e": false, "f": true, "g": true, "h": true}
 	it := m.TagIter()
 	for it.Next() {
-		if got := v.Tags.Plain(it.Value()); got != want[string(it.Key())] {
+		if got := x.Plain(it.Value()); got != want[string(it.Key())] {
 			t.Errorf("Plain(%q) = %v", it.Value(), got)
 		}
 	}
-	if v.Tags.Plain(m.Tags) || !v.Tags.Plain(m.Tags[:26]) {
+	if x.Plain(m.Tags) || !x.Plain(m.Tags[:26]) {
 		t.Error("Plain of the whole section, or of its plain first tag")
 	}
-	if v.Tags.Plain([]byte("plain-value-long-enough")) {
+	if x.Plain([]byte("plain-value-long-enough")) {
 		t.Error("Plain of a copy = true")
 	}
-	if v.Tags.Plain(m.Tags[2:10:10]) {
+	if x.Plain(m.Tags[2:10:10]) {
 		t.Error("Plain of a capacity-limited view = true")
 	}
-	if v.Tags.Plain(m.Param(1)) {
+	if x.Plain(m.Param(1)) {
 		t.Error("Plain of the text, outside the section = true")
 	}
 	for b := range 256 {
 		sect := []byte("k=x" + string(rune(0)) + "y;z=1")
 		sect[3] = byte(b)
-		var tags Tags
-		tags.reset(sect)
+		var tags Index
+		tags.Reset(sect)
 		want := b >= 0x20 && b < 0x80 && !bytes.ContainsRune([]byte(`"&<>\`), rune(b))
 		if got := tags.Plain(sect[2:5]); got != want {
 			t.Errorf("Plain(%q) = %v, want %v", sect[2:5], got, want)
 		}
 	}
 	long := append([]byte("k="), bytes.Repeat([]byte("a"), maskBytes)...)
-	var tags Tags
-	tags.reset(long)
-	if tags.Plain(long[2:10]) || tags.Get(TagUnknown) != nil || tags.Len() != 1 {
+	var tags Index
+	tags.Reset(long)
+	if tags.Plain(long[2:10]) || tags.Get(Unknown) != nil || tags.Len() != 1 {
 		t.Errorf("a section of %d bytes: Plain true or not split", len(long))
 	}
 }

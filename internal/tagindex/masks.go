@@ -1,11 +1,15 @@
-package tmi
+package tagindex
 
 import "math/bits"
 
-// maskBytes is the longest tag section Tags.reset classifies in one
+// maskBytes is the longest tag section Index.Reset classifies in one
 // vector pass (Twitch's sections are well under 2 KiB); a longer one is
 // split tag by tag and has no plain mask.
 const maskBytes = 4096
+
+// MaxPlainSection is the longest tag section whose byte classes an Index
+// keeps: Plain is false for every non-empty view into a longer one.
+const MaxPlainSection = maskBytes
 
 // masks classifies every byte of a tag section, one bit per byte
 // (bit i&63 of word i>>6 is byte i):
@@ -27,7 +31,7 @@ func (m *masks) classify(sect []byte) {
 	n := len(sect) &^ 63
 	full := sect[:cap(sect)]
 	if n < len(sect) && n+64 <= len(full) {
-		classifyBlocks(full[:n+64], &m.semi[0], &m.eq[0], &m.attn[0])
+		classifyBlocks(full[:n+64], m.semi[:], m.eq[:], m.attn[:])
 		w, keep := n>>6, uint64(1)<<(len(sect)&63)-1
 		m.semi[w] &= keep
 		m.eq[w] &= keep
@@ -35,13 +39,13 @@ func (m *masks) classify(sect []byte) {
 		return
 	}
 	if n > 0 {
-		classifyBlocks(sect[:n], &m.semi[0], &m.eq[0], &m.attn[0])
+		classifyBlocks(sect[:n], m.semi[:], m.eq[:], m.attn[:])
 	}
 	if n < len(sect) {
 		tail := padBlock
 		copy(tail[:], sect[n:])
 		w := n >> 6
-		classifyBlocks(tail[:], &m.semi[w], &m.eq[w], &m.attn[w])
+		classifyBlocks(tail[:], m.semi[w:], m.eq[w:], m.attn[w:])
 	}
 }
 
@@ -81,7 +85,8 @@ func anyIn(mask *[maskBytes / 64]uint64, from, to int) bool {
 }
 
 // classifyGeneric is classifyBlocks in Go: the reference the tests hold
-// the vector code to, and the code for other architectures.
+// the vector code to, and the code for other architectures and the purego
+// build tag.
 func classifyGeneric(b []byte, semi, eq, attn []uint64) {
 	for w := range len(b) >> 6 {
 		var s, e, a uint64
