@@ -33,7 +33,10 @@ go version "$work/ctx/ingress-egress" | grep -q " go${toolchain}\$"
 
 echo "-- dockerfilelint"
 lint=.cache/npm/node_modules/.bin/dockerfilelint
-[ -x "$lint" ] || npm install --silent --no-audit --no-fund --prefix .cache/npm dockerfilelint@1.8.0 >/dev/null
+if [ ! -x "$lint" ]; then # scripts/setup.sh installs it; this covers a run of this script alone
+	echo "container-check: installing dockerfilelint@1.8.0 from npm into .cache/npm"
+	npm install --silent --no-audit --no-fund --prefix .cache/npm dockerfilelint@1.8.0 >/dev/null
+fi
 "$lint" Dockerfile
 
 echo "-- buildah image of the runtime stage"
