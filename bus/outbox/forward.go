@@ -67,24 +67,26 @@ type forwarder struct {
 	pendB    int64 // settled in order, not yet handed to the purger
 	pendN    int64
 
-	pmu         sync.Mutex
-	purgeTo     uint64 // purge every sequence below
-	purgeBytes  int64
-	purgeN      int64
-	purgeWake   chan struct{}
-	purgerStop  chan struct{}
-	purgerDone  chan struct{}
-	purgedTo    atomic.Uint64 // every sequence below was purged
-	forwarded   atomic.Uint64
-	mu          sync.Mutex
-	events      uint64
-	lost        uint64
-	retries     uint64
-	unavailable uint64
-	degraded    time.Time
-	lastErr     string
-	lastErrAt   time.Time
-	hist        bus.Histogram
+	pmu          sync.Mutex
+	purgeTo      uint64 // purge every sequence below
+	purgeBytes   int64
+	purgeN       int64
+	purgeWake    chan struct{}
+	purgerStop   chan struct{}
+	purgerDone   chan struct{}
+	purgedTo     atomic.Uint64 // every sequence below was purged
+	settledBelow atomic.Uint64 // every sequence below was settled (forwarded, or a failure event)
+	unpurged     atomic.Int64  // settled and not yet purged
+	forwarded    atomic.Uint64
+	mu           sync.Mutex
+	events       uint64
+	lost         uint64
+	retries      uint64
+	unavailable  uint64
+	degraded     time.Time
+	lastErr      string
+	lastErrAt    time.Time
+	hist         bus.Histogram
 }
 
 func newForwarder(ctx context.Context, o *Outbox) (*forwarder, error) {
@@ -110,6 +112,7 @@ func newForwarder(ctx context.Context, o *Outbox) (*forwarder, error) {
 	}
 	if info, err := o.st.Info(ctx); err == nil {
 		f.purgedTo.Store(info.State.FirstSeq)
+		f.settledBelow.Store(info.State.FirstSeq)
 	}
 	go f.read()
 	go f.purger()
@@ -329,6 +332,8 @@ func (f *forwarder) requestPurge(to uint64) {
 	}
 	f.purgeBytes += f.pendB
 	f.purgeN += f.pendN
+	f.unpurged.Add(f.pendN)
+	f.settledBelow.Store(max(f.settledBelow.Load(), to))
 	f.pendB, f.pendN = 0, 0
 	f.pmu.Unlock()
 	select {
@@ -405,6 +410,7 @@ func (f *forwarder) purger() {
 		}
 		if b != 0 || n != 0 {
 			f.o.release(b, n)
+			f.unpurged.Add(-n)
 		}
 		if stopping {
 			return

@@ -117,7 +117,7 @@ type Options struct {
 	FailureEnvelopeMax int
 	// CloseWait is how long Close waits for the remote's answers to what is
 	// in flight, so that fewer messages are sent twice after a restart.
-	// Default 2 s.
+	// Default 1 s.
 	CloseWait time.Duration
 
 	// Logger receives state changes and lost messages. Default
@@ -152,7 +152,7 @@ func (o *Options) setDefaults() {
 		o.FailureEnvelopeMax = 64 << 10
 	}
 	if o.CloseWait <= 0 {
-		o.CloseWait = 2 * time.Second
+		o.CloseWait = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -201,9 +201,9 @@ type Outbox struct {
 	recoveryLost  uint64
 	recoveryBytes uint64
 
-	infoMu   sync.Mutex
-	lastInfo *jetstream.StreamInfo
-	infoAt   time.Time
+	infoMu  sync.Mutex
+	headSeq uint64    // the oldest message not yet forwarded, as last asked
+	headAt  time.Time // when it was stored
 }
 
 // Open starts the store under opts.Dir, recovers what it holds and starts
@@ -285,7 +285,6 @@ func Open(ctx context.Context, opts Options) (_ *Outbox, err error) {
 	}
 	o.used, o.count = int64(info.State.Bytes), int64(info.State.Msgs)
 	o.recovered = info.State.Msgs
-	o.lastInfo, o.infoAt = info, time.Now()
 	o.lastSeq.Store(info.State.LastSeq)
 	o.reportRecovery(info)
 	o.fwd, err = newForwarder(ctx, o)
@@ -304,24 +303,29 @@ func Open(ctx context.Context, opts Options) (_ *Outbox, err error) {
 // it was lost: JetStream marks a damaged or truncated record as deleted (or
 // reports it lost). The mark catches a tail the store no longer knows.
 func (o *Outbox) reportRecovery(info *jetstream.StreamInfo) {
+	st := info.State
 	lost := map[uint64]bool{}
-	for _, seq := range info.State.Deleted {
-		lost[seq] = true
+	for _, seq := range st.Deleted {
+		if seq >= st.FirstSeq && seq <= st.LastSeq && seq > 0 {
+			lost[seq] = true
+		}
 	}
 	var bytes uint64
-	if l := info.State.Lost; l != nil {
+	if l := st.Lost; l != nil {
 		for _, seq := range l.Msgs {
-			lost[seq] = true
+			if seq > 0 {
+				lost[seq] = true
+			}
 		}
 		bytes = l.Bytes
 	}
 	n := uint64(len(lost))
-	if len(info.State.Deleted) == 0 && info.State.NumDeleted > 0 {
-		n += uint64(info.State.NumDeleted) // no details: counted only
+	if len(st.Deleted) == 0 && st.NumDeleted > 0 && st.Msgs > 0 {
+		n += uint64(st.NumDeleted) // no details: counted only
 	}
 	var tornFrom, tornTo, torn uint64
 	if m, ok := readMark(o.dir); ok {
-		tornFrom, tornTo, torn = lostSince(m, info.State.LastSeq)
+		tornFrom, tornTo, torn = lostSince(m, st.LastSeq)
 	}
 	o.recoveryLost, o.recoveryBytes = n+torn, bytes
 	if o.recoveryLost == 0 {
@@ -683,7 +687,12 @@ func (o *Outbox) Close() error {
 	err := o.opts.Remote.Close()
 	left := o.Len()
 	o.shutdownLocal()
-	o.log.Info("outbox closed", "left", left, "forwarded", o.fwd.forwarded.Load())
+	if left > 0 {
+		o.log.Warn("outbox closed with messages not yet forwarded: they stay on disk and go at the next start",
+			"left", left, "dir", o.dir, "forwarded", o.fwd.forwarded.Load())
+	} else {
+		o.log.Info("outbox closed", "left", 0, "forwarded", o.fwd.forwarded.Load())
+	}
 	return err
 }
 
@@ -719,39 +728,44 @@ type Stats struct {
 	ForwardLatency bus.Histogram
 }
 
-// infoTTL bounds how often Stats asks the store for its state.
-const infoTTL = 250 * time.Millisecond
-
-// Stats returns a snapshot. The age of the oldest message comes from the
-// store itself (asked at most every 250 ms).
+// Stats returns a snapshot.
 func (o *Outbox) Stats() Stats {
 	s := Stats{Ready: o.Ready(), MaxBytes: o.opts.MaxBytes, Stored: o.stored.Load(),
 		Recovered: o.recovered, RecoveryLost: o.recoveryLost, RecoveryLostBytes: o.recoveryBytes}
 	o.mu.Lock()
 	s.FullWaits, s.FullWait = o.fulls, o.fullWait
-	s.Messages, s.Bytes = uint64(o.count), uint64(o.used)
+	count, used := o.count, o.used
 	closed := o.closed
 	o.mu.Unlock()
 	o.fwd.stats(&s)
+	// Forwarded messages stay stored until the next purge (a second at
+	// most): they count in Bytes, not in Messages.
+	s.Messages, s.Bytes = uint64(max(count-o.fwd.unpurged.Load(), 0)), uint64(used)
 	if closed {
 		s.Remote = "closed"
-	}
-	if info := o.info(closed); info != nil && s.Messages > 0 && info.State.Msgs > 0 && !info.State.FirstTime.IsZero() {
-		s.OldestAge = time.Since(info.State.FirstTime)
+	} else if s.Messages > 0 {
+		if t := o.storedAt(o.fwd.settledBelow.Load()); !t.IsZero() {
+			s.OldestAge = time.Since(t)
+		}
 	}
 	return s
 }
 
-func (o *Outbox) info(closed bool) *jetstream.StreamInfo {
+// storedAt is when the message seq was stored: the oldest not yet
+// forwarded, when seq is the forwarder's settled point. It asks the store
+// once per sequence; zero when the message is not there (yet).
+func (o *Outbox) storedAt(seq uint64) time.Time {
 	o.infoMu.Lock()
 	defer o.infoMu.Unlock()
-	if closed || time.Since(o.infoAt) < infoTTL {
-		return o.lastInfo
+	if seq == o.headSeq && !o.headAt.IsZero() {
+		return o.headAt
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if info, err := o.st.Info(ctx); err == nil {
-		o.lastInfo, o.infoAt = info, time.Now()
+	m, err := o.st.GetMsg(ctx, seq)
+	if err != nil {
+		return time.Time{}
 	}
-	return o.lastInfo
+	o.headSeq, o.headAt = seq, m.Time
+	return m.Time
 }

@@ -278,7 +278,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 	drain(t, p, ob, 60*time.Second)
 	st := ob.Stats()
-	if st.Stored != n || st.Forwarded != n || st.Messages != 0 || st.Remote != "ok" || !st.Ready {
+	if st.Stored != n || st.Forwarded != n || st.Messages != 0 || st.Remote != "ok" || !st.Ready ||
+		st.Recovered != 0 || st.RecoveryLost != 0 {
 		t.Errorf("stats = %+v", st)
 	}
 	if st.ForwardLatency.Count != n {
@@ -326,6 +327,10 @@ func TestRemoteJetStreamOutage(t *testing.T) {
 	}
 	if st.Messages == 0 || st.Forwarded-down > 5000 {
 		t.Errorf("during the outage: %d stored in the outbox, %d forwarded since the stop", st.Messages, st.Forwarded-down)
+	}
+	time.Sleep(300 * time.Millisecond) // the store's state is read at most every 250 ms
+	if st := ob.Stats(); st.OldestAge < 300*time.Millisecond {
+		t.Errorf("OldestAge = %v during the outage, want at least the 300 ms just waited", st.OldestAge)
 	}
 	r.start()
 	if err := <-pubErr; err != nil {

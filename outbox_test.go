@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingress-egress/ingress-egress/internal/testenv"
+)
+
+// TestPlanOutbox: when the outbox runs, where, and with which bound.
+func TestPlanOutbox(t *testing.T) {
+	writable := t.TempDir()
+	unwritable := "/proc/ingress-egress-cannot-create"
+	for _, tc := range []struct {
+		driver, mode, dataDir string
+		on, fails             bool
+		warns                 string
+	}{
+		{"nats", "auto", writable, true, false, ""},
+		{"pubsub", "auto", writable, true, false, ""},
+		{"nats-core", "auto", writable, false, false, ""},
+		{"nats-core", "disk", writable, true, false, ""},
+		{"nats", "off", writable, false, false, ""},
+		{"embedded", "auto", writable, false, false, ""},
+		{"stdout", "auto", writable, false, false, ""},
+		{"nats", "auto", unwritable, false, false, "outbox off"},
+		{"nats", "disk", unwritable, false, true, ""},
+	} {
+		var logs bytes.Buffer
+		c := &config{busDriver: tc.driver, outbox: tc.mode, dataDir: tc.dataDir, outboxMaxBytes: 1 << 30}
+		p, err := c.planOutbox(slog.New(slog.NewTextHandler(&logs, nil)))
+		if (err != nil) != tc.fails || p.on != tc.on {
+			t.Errorf("%s, OUTBOX=%s, DATA_DIR %s: on %v, error %v; want on %v, error %v", tc.driver, tc.mode, tc.dataDir, p.on, err, tc.on, tc.fails)
+			continue
+		}
+		if p.on && (p.dir != filepath.Join(tc.dataDir, "outbox") || p.maxBytes != 1<<30) {
+			t.Errorf("%s, OUTBOX=%s: dir %s, maxBytes %d", tc.driver, tc.mode, p.dir, p.maxBytes)
+		}
+		if tc.warns != "" && !strings.Contains(logs.String(), tc.warns) {
+			t.Errorf("%s, OUTBOX=%s, DATA_DIR %s: log %q, want a warning %q", tc.driver, tc.mode, tc.dataDir, logs.String(), tc.warns)
+		}
+	}
+}
+
+// TestPlanOutboxTmpfs: on a memory-backed DATA_DIR the bound is capped at
+// a quarter of the memory limit, with a warning that says to mount a disk.
+func TestPlanOutboxTmpfs(t *testing.T) {
+	dir := tmpfsDir(t)
+	var logs bytes.Buffer
+	c := &config{busDriver: "pubsub", outbox: "auto", dataDir: dir, outboxMaxBytes: 1 << 44}
+	p, err := c.planOutbox(slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil || !p.on {
+		t.Fatalf("on %v, error %v", p.on, err)
+	}
+	if p.maxBytes >= 1<<44 || p.maxBytes <= 0 {
+		t.Errorf("maxBytes %d on a tmpfs: not capped", p.maxBytes)
+	}
+	if !strings.Contains(logs.String(), "tmpfs") || !strings.Contains(logs.String(), "mount a disk volume") {
+		t.Errorf("log %q: no tmpfs warning", logs.String())
+	}
+}
+
+// tmpfsDir returns a writable directory on a tmpfs mount from /proc/mounts.
+func tmpfsDir(t *testing.T) string {
+	f, err := os.Open("/proc/mounts")
+	if err != nil {
+		testenv.Missing(t, "/proc/mounts")
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 3 || fields[2] != "tmpfs" {
+			continue
+		}
+		if dir, err := os.MkdirTemp(fields[1], "ingress-egress-"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			return dir
+		}
+	}
+	testenv.Missing(t, "a writable tmpfs mount (/dev/shm)")
+	return ""
+}
+
+func TestParseOutboxSync(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		every  time.Duration
+		always bool
+		bad    bool
+	}{
+		{"2m", 2 * time.Minute, false, false},
+		{"1s", time.Second, false, false},
+		{"always", 0, true, false},
+		{" Always ", 0, true, false},
+		{"never", 0, false, true},
+		{"1ms", 0, false, true},
+		{"2h", 0, false, true},
+	} {
+		c := &config{}
+		err := c.parseOutboxSync(tc.in)
+		if (err != nil) != tc.bad || c.outboxSync != tc.every || c.outboxSyncAlways != tc.always {
+			t.Errorf("parseOutboxSync(%q) = %v, %v, %v; want %v, %v, error %v", tc.in, c.outboxSync, c.outboxSyncAlways, err, tc.every, tc.always, tc.bad)
+		}
+	}
+}
