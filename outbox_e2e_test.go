@@ -1,0 +1,107 @@
+package main
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/ingress-egress/ingress-egress/twitch/twitchtest"
+)
+
+// TestE2EOutboxOutageAndKill runs the binary with the nats driver and its
+// default outbox: the external JetStream stops while chat keeps coming; the
+// service stays ready (the outbox stores), says the remote is degraded in
+// /_debug and /metrics, and is then killed with SIGKILL. Restarted on the
+// same DATA_DIR with the bus back, it forwards everything: every message
+// sent is on the stream exactly once.
+func TestE2EOutboxOutageAndKill(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	natsPort, natsDir := freePort(t), t.TempDir()
+	natsOpts := func() *server.Options {
+		return &server.Options{Host: "127.0.0.1", Port: natsPort, JetStream: true, StoreDir: natsDir, NoLog: true, NoSigs: true}
+	}
+	ns := runNATS(t, natsOpts())
+	createIngressStream(t, ns.ClientURL(), "")
+	fake, ircURL := startFakeTwitch(t, twitchtest.Config{}, "tcp")
+	channels := []string{"one", "two", "three"}
+	dataDir := t.TempDir()
+	env := map[string]string{
+		"MESSAGE_BUS_DRIVER": "nats",
+		"NATS_URL":           ns.ClientURL(),
+		"DATA_DIR":           dataDir,
+		"TWITCH_IRC_URL":     ircURL,
+		"TWITCH_CHANNELS":    strings.Join(channels, ","),
+		"PORT":               "0",
+	}
+	p := startProc(t, env)
+	base := p.httpBase()
+	waitFor(t, 15*time.Second, 10*time.Millisecond, "/readyz 200", func() (bool, string) {
+		code, body := readyz(t, base)
+		return code == http.StatusOK, strconv.Itoa(code) + " " + body
+	})
+	sent := map[string]sentMsg{}
+	const before, during = 2000, 3000
+	generate(t, fake, channels, before, sent)
+	forwarded := func() float64 { return metric(t, metricFamilies(t, base), "ingress_outbox_forwarded_total", "") }
+	waitFor(t, 30*time.Second, 20*time.Millisecond, "the first messages forwarded", func() (bool, string) {
+		n := forwarded()
+		return n == before, strconv.FormatFloat(n, 'f', 0, 64) + " forwarded"
+	})
+
+	// The outage: the service keeps reading and storing.
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	generate(t, fake, channels, during, sent)
+	waitAcked(t, base, "", before+during)
+	waitFor(t, 15*time.Second, 20*time.Millisecond, "the remote reported degraded", func() (bool, string) {
+		r := path(debugMap(t, base, ""), "outbox", "remote")
+		return r == "degraded", "outbox.remote " + strings.TrimSpace(strconv.Quote(toString(r)))
+	})
+	if code, body := readyz(t, base); code != http.StatusOK {
+		t.Errorf("/readyz with the remote down: %d %s, want 200 (the outbox does the job)", code, body)
+	}
+	fams := metricFamilies(t, base)
+	if n := metric(t, fams, "ingress_outbox_messages", ""); n < during {
+		t.Errorf("ingress_outbox_messages = %v during the outage, want ≥ %d", n, during)
+	}
+	if up := metric(t, fams, "ingress_outbox_remote_up", ""); up != 0 {
+		t.Errorf("ingress_outbox_remote_up = %v during the outage, want 0", up)
+	}
+	if age := metric(t, fams, "ingress_outbox_oldest_age_seconds", ""); age <= 0 {
+		t.Errorf("ingress_outbox_oldest_age_seconds = %v during the outage, want > 0", age)
+	}
+
+	// SIGKILL, the bus back, the service again on the same DATA_DIR.
+	p.signal(syscall.SIGKILL)
+	if _, ok := p.wait(10 * time.Second); !ok {
+		t.Fatal("the service did not die of SIGKILL")
+	}
+	ns = runNATS(t, natsOpts())
+	p = startProc(t, env)
+	base = p.httpBase()
+	waitFor(t, 60*time.Second, 50*time.Millisecond, "the outbox emptied", func() (bool, string) {
+		fams := metricFamilies(t, base)
+		n := metric(t, fams, "ingress_outbox_messages", "")
+		rec := metric(t, fams, "ingress_outbox_recovered_total", "")
+		return n == 0 && rec > 0, "outbox messages " + strconv.FormatFloat(n, 'f', 0, 64) + ", recovered " + strconv.FormatFloat(rec, 'f', 0, 64)
+	})
+	if lost := metric(t, metricFamilies(t, base), "ingress_outbox_recovery_lost_total", ""); lost != 0 {
+		t.Errorf("ingress_outbox_recovery_lost_total = %v after a SIGKILL, want 0 (the kernel had every write)", lost)
+	}
+	p.signal(syscall.SIGTERM)
+	if code, ok := p.wait(10 * time.Second); !ok || code != 0 {
+		t.Errorf("after SIGTERM: exited %v with code %d", ok, code)
+	}
+	checkEnvelopes(t, readStream(t, ns.ClientURL(), "", "INGRESS", "internal.ingress.v1", 30*time.Second), sent)
+}
+
+func toString(v any) string {
+	s, _ := v.(string)
+	return s
+}
