@@ -129,7 +129,7 @@ func (svc *service) outboxMetrics(m *server.MetricWriter) {
 	m.Counter("ingress_outbox_full_waits_total", "Stores that waited for room in a full outbox.", float64(ob.FullWaits))
 	m.Counter("ingress_outbox_full_wait_seconds_total", "Time stores waited for room in a full outbox.", ob.FullWait.Seconds())
 	m.Counter("ingress_outbox_recovered_total", "Messages found in the outbox at start.", float64(ob.Recovered))
-	m.Counter("ingress_outbox_recovery_lost_total", "Messages the outbox's store lost in its recovery at start (a torn or damaged write).", float64(ob.RecoveryLost))
+	m.Counter("ingress_outbox_recovery_lost_records_total", "Records (stored batches of messages) the outbox's store lost in its recovery at start (a torn or damaged write).", float64(ob.RecoveryLostRecords))
 	m.Histogram("ingress_receive_to_forward_seconds", "Time from reading a line to the remote bus acknowledging it through the outbox.",
 		bus.AckLatencyBuckets[:], ob.ForwardLatency.Counts[:], ob.ForwardLatency.Count, ob.ForwardLatency.Sum)
 }

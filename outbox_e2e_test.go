@@ -91,8 +91,8 @@ func TestE2EOutboxOutageAndKill(t *testing.T) {
 		rec := metric(t, fams, "ingress_outbox_recovered_total", "")
 		return n == 0 && rec > 0, "outbox messages " + strconv.FormatFloat(n, 'f', 0, 64) + ", recovered " + strconv.FormatFloat(rec, 'f', 0, 64)
 	})
-	if lost := metric(t, metricFamilies(t, base), "ingress_outbox_recovery_lost_total", ""); lost != 0 {
-		t.Errorf("ingress_outbox_recovery_lost_total = %v after a SIGKILL, want 0 (the kernel had every write)", lost)
+	if lost := metric(t, metricFamilies(t, base), "ingress_outbox_recovery_lost_records_total", ""); lost != 0 {
+		t.Errorf("ingress_outbox_recovery_lost_records_total = %v after a SIGKILL, want 0 (the kernel had every write)", lost)
 	}
 	p.signal(syscall.SIGTERM)
 	if code, ok := p.wait(10 * time.Second); !ok || code != 0 {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +20,10 @@ import (
 
 // item is one stored message on its way to the remote.
 type item struct {
-	seq     uint64 // stream sequence in the store
-	size    int64  // as the store counts it
+	seq     uint64 // sequence of its record in the store
+	last    bool   // the last message of its record
+	recN    int64  // on the last: messages in the record
+	size    int64  // on the last: the record's size as the store counts it
 	msg     bus.Message
 	event   bool   // msg is the failure event that replaces the stored message
 	orig    string // the stored message's subject and id, once msg is its failure event
@@ -123,6 +126,7 @@ func newForwarder(ctx context.Context, o *Outbox) (*forwarder, error) {
 // read moves stored messages from the consumer to f.in, in order.
 func (f *forwarder) read() {
 	defer close(f.readerDone)
+	var msgs []bus.Message
 	for {
 		m, err := f.iter.Next()
 		if err != nil {
@@ -141,16 +145,37 @@ func (f *forwarder) read() {
 		meta, err := m.Metadata()
 		if err != nil {
 			// Not a JetStream delivery: cannot happen on this consumer.
-			f.log.Error("outbox: a stored message without metadata", "error", err.Error())
+			f.log.Error("outbox: a stored record without metadata", "error", err.Error())
 			continue
 		}
 		h := m.Headers()
-		it := item{seq: meta.Sequence.Stream, size: storeSize(h, len(m.Data())), msg: message(h, m.Data())}
-		select {
-		case f.in <- it:
-		case <-f.stopCh:
-			return
+		seq, size := meta.Sequence.Stream, storeSize(h, len(m.Data()))
+		msgs, err = decodeRecord(msgs[:0], m.Data())
+		if err != nil {
+			// Cannot happen (the store checksums its records): the record
+			// goes to the remote as a failure event instead of its
+			// messages, so that it is reported, and purged once sent.
+			f.log.Error("outbox: a stored record does not decode; forwarding a failure event for it",
+				"sequence", seq, "bytes", len(m.Data()), "errorCode", "outbox_bad_record")
+			bad := item{msg: bus.Message{Subject: Subject, Data: m.Data()}, lastErr: bus.Permanent(err)}
+			msgs = append(msgs[:0], f.failureEvent(&bad))
+			msgs[0].MsgID = ""
 		}
+		for i := range msgs {
+			it := item{seq: seq, msg: msgs[i], event: err != nil}
+			if i == len(msgs)-1 {
+				it.last, it.recN, it.size = true, recordCount(h), size
+			}
+			if it.event {
+				it.orig = "record " + strconv.FormatUint(seq, 10)
+			}
+			select {
+			case f.in <- it:
+			case <-f.stopCh:
+				return
+			}
+		}
+		clear(msgs)
 	}
 }
 
@@ -289,13 +314,26 @@ func (f *forwarder) settle(j *fjob) bool {
 	now := time.Now()
 	f.mu.Lock()
 	for i := range j.items {
-		f.doneLocked(&j.items[i], now)
-		f.pendB += j.items[i].size
-		f.pendN++
+		it := &j.items[i]
+		f.doneLocked(it, now)
+		if it.last {
+			f.pendB += it.size
+			f.pendN += it.recN
+		}
 	}
 	f.mu.Unlock()
-	f.requestPurge(j.items[len(j.items)-1].seq + 1)
+	f.requestPurge(purgePoint(&j.items[len(j.items)-1]))
 	return true
+}
+
+// purgePoint is the purge point once every item up to it (in stream order)
+// is settled: its record too if it is the record's last message, else only
+// the records before.
+func purgePoint(it *item) uint64 {
+	if it.last {
+		return it.seq + 1
+	}
+	return it.seq
 }
 
 // doneLocked counts an acknowledged item.
@@ -409,8 +447,10 @@ func (f *forwarder) purger() {
 			f.purgedTo.Store(to)
 		}
 		if b != 0 || n != 0 {
-			f.o.release(b, n)
+			// Uncounted as settled first: Messages (count - unpurged)
+			// may be high for a moment, never low.
 			f.unpurged.Add(-n)
+			f.o.release(b, n)
 		}
 		if stopping {
 			return
@@ -424,21 +464,28 @@ func (f *forwarder) purger() {
 // (or lost), and only then lets new messages go. It returns early when the
 // outbox is closed: what is unsettled stays stored.
 func (f *forwarder) recover(head *fjob) {
+	// settled are the records whose last message settled here.
 	type settled struct {
 		seq  uint64
 		size int64
+		n    int64
 	}
 	var (
 		retry []item
 		done  []settled
-		top   uint64
+		top   uint64 // purge point once everything taken is settled
 	)
+	settle := func(it *item) {
+		if it.last {
+			done = append(done, settled{it.seq, it.size, it.recN})
+		}
+	}
 	collect := func(j *fjob) {
 		now := time.Now()
 		f.mu.Lock()
 		for i := range j.items {
 			it := j.items[i]
-			top = max(top, it.seq)
+			top = max(top, purgePoint(&it))
 			if err := j.b.Errs[i]; err != nil {
 				it.lastErr = err
 				f.noteErrLocked(err)
@@ -446,7 +493,7 @@ func (f *forwarder) recover(head *fjob) {
 				continue
 			}
 			f.doneLocked(&it, now)
-			done = append(done, settled{it.seq, it.size})
+			settle(&it)
 		}
 		f.mu.Unlock()
 		f.release(j)
@@ -462,14 +509,14 @@ func (f *forwarder) recover(head *fjob) {
 	// finish hands the settled head to the purger: everything below the
 	// first message still unsettled, or everything taken.
 	finish := func() {
-		to := top + 1
+		to := top
 		if len(retry) > 0 {
 			to = retry[0].seq
 		}
 		for _, s := range done {
 			if s.seq < to {
 				f.pendB += s.size
-				f.pendN++
+				f.pendN += s.n
 			}
 		}
 		f.requestPurge(to)
@@ -489,7 +536,7 @@ func (f *forwarder) recover(head *fjob) {
 			}
 			if it.event {
 				f.lose(&it)
-				done = append(done, settled{it.seq, it.size})
+				settle(&it)
 				continue
 			}
 			it.orig, it.origID = it.msg.Subject, it.msg.MsgID
@@ -543,7 +590,7 @@ func (f *forwarder) recover(head *fjob) {
 				}
 				progress = true
 				f.doneLocked(&it, now)
-				done = append(done, settled{it.seq, it.size})
+				settle(&it)
 			}
 			f.mu.Unlock()
 			f.release(j)

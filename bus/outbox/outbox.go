@@ -35,7 +35,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,7 +185,6 @@ type Outbox struct {
 	// roomWanted gets a token when a Send starts waiting for room, so
 	// that the purger does not wait for its interval.
 	roomWanted chan struct{}
-	emptyCh    chan struct{} // closed when the store becomes empty; nil when nobody waits
 	fullWait   time.Duration
 	fulls      uint64
 
@@ -283,8 +281,11 @@ func Open(ctx context.Context, opts Options) (_ *Outbox, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox: stream: %w", err)
 	}
-	o.used, o.count = int64(info.State.Bytes), int64(info.State.Msgs)
-	o.recovered = info.State.Msgs
+	o.used = int64(info.State.Bytes)
+	if o.count, err = o.countStored(ctx, info.State.Msgs); err != nil {
+		return nil, fmt.Errorf("outbox: counting the stored messages: %w", err)
+	}
+	o.recovered = uint64(o.count)
 	o.lastSeq.Store(info.State.LastSeq)
 	o.reportRecovery(info)
 	o.fwd, err = newForwarder(ctx, o)
@@ -298,10 +299,44 @@ func Open(ctx context.Context, opts Options) (_ *Outbox, err error) {
 	return o, nil
 }
 
-// reportRecovery logs and counts what the store lost in its recovery. The
-// stream is only ever purged from its head, so every message missing inside
-// it was lost: JetStream marks a damaged or truncated record as deleted (or
-// reports it lost). The mark catches a tail the store no longer knows.
+// countStored adds up the message counts of the stream's records from
+// their headers alone.
+func (o *Outbox) countStored(ctx context.Context, records uint64) (int64, error) {
+	if records == 0 {
+		return 0, nil
+	}
+	cons, err := o.js.OrderedConsumer(ctx, Stream, jetstream.OrderedConsumerConfig{HeadersOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for seen := uint64(0); seen < records; {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return n, err
+		}
+		got := 0
+		for m := range batch.Messages() {
+			n += recordCount(m.Headers())
+			got++
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return n, err
+		}
+		if got == 0 {
+			break
+		}
+		seen += uint64(got)
+	}
+	return n, nil
+}
+
+// reportRecovery logs and counts the records the store lost in its
+// recovery. The stream is only ever purged from its head, so every record
+// missing inside it was lost: JetStream marks a damaged or truncated record
+// as deleted (or reports it lost). The mark catches a tail the store no
+// longer knows. What a lost record held is gone with it: the report is in
+// records (batches of messages) and bytes.
 func (o *Outbox) reportRecovery(info *jetstream.StreamInfo) {
 	st := info.State
 	lost := map[uint64]bool{}
@@ -339,8 +374,8 @@ func (o *Outbox) reportRecovery(info *jetstream.StreamInfo) {
 		seqs = append(seqs, seq)
 	}
 	slices.Sort(seqs)
-	o.log.Error("outbox: the store lost messages in its recovery (a torn or damaged write: a machine crash or a full disk)",
-		"lost", o.recoveryLost, "sequences", seqs, "lostBytes", bytes,
+	o.log.Error("outbox: the store lost records in its recovery (a torn or damaged write: a machine crash or a full disk); the messages they held are gone",
+		"lostRecords", o.recoveryLost, "sequences", seqs, "lostBytes", bytes,
 		"truncatedFrom", tornFrom, "truncatedTo", tornTo, "dir", o.dir, "errorCode", "outbox_recovery_lost")
 }
 
@@ -395,8 +430,8 @@ func (o *Outbox) shutdownLocal() {
 	}
 }
 
-// storeSize is the size JetStream's file store counts for a stored message
-// with header h and n bytes of data (fileStoreMsgSize: a 22-byte record head,
+// storeSize is the size JetStream's file store counts for a record with
+// header h and n bytes of data (fileStoreMsgSize: a 22-byte record head,
 // the subject, the header with its 4-byte length, the data, an 8-byte hash).
 // Send and the forwarder both count with it, so the accounting of MaxBytes
 // matches what the store holds.
@@ -416,76 +451,60 @@ func storeSize(h nats.Header, n int) int64 {
 	return int64(22 + len(Subject) + 4 + hl + n + 8)
 }
 
-// header returns the stored message's header for m.
-func header(m *bus.Message) nats.Header {
-	h := make(nats.Header, 5)
-	h[HeaderSubject] = []string{m.Subject}
-	if m.MsgID != "" {
-		h[HeaderMsgID] = []string{m.MsgID}
-	}
-	if m.TraceParent != "" {
-		h[HeaderTraceParent] = []string{m.TraceParent}
-	}
-	if m.ContentType != "" {
-		h[HeaderContentType] = []string{m.ContentType}
-	}
-	if !m.Received.IsZero() {
-		h[HeaderReceived] = []string{strconv.FormatInt(m.Received.UnixNano(), 10)}
-	}
-	return h
-}
-
-// message rebuilds the remote message from a stored one. Data aliases data.
-func message(h nats.Header, data []byte) bus.Message {
-	m := bus.Message{
-		Subject: first(h, HeaderSubject), Data: data, MsgID: first(h, HeaderMsgID),
-		TraceParent: first(h, HeaderTraceParent), ContentType: first(h, HeaderContentType),
-	}
-	if ns, err := strconv.ParseInt(first(h, HeaderReceived), 10, 64); err == nil {
-		m.Received = time.Unix(0, ns)
-	}
-	return m
-}
-
-// first is h.Get(key) for a canonical key, without canonicalising it again.
-func first(h nats.Header, key string) string {
-	if vs := h[key]; len(vs) > 0 {
-		return vs[0]
-	}
-	return ""
-}
-
 type sendState struct {
-	futs  []jetstream.PubAckFuture
-	sizes []int64
+	recs []sentRecord
+	bufs [][]byte // record buffers, reused batch after batch (valid until Wait returns)
 }
 
-// Send implements bus.Driver: it stores b.Msgs in order, waiting for room
-// when the store is full (until ctx is done: the rest of the batch then
-// fails as unavailable, and the publisher keeps it).
+// sentRecord is one record of a batch: b.Msgs[from:to].
+type sentRecord struct {
+	fut      jetstream.PubAckFuture // nil when it was not sent
+	from, to int
+	size     int64
+}
+
+// Send implements bus.Driver: it stores b.Msgs in order, as one record (or
+// a few, above maxRecord bytes), waiting for room when the store is full
+// (until ctx is done: the rest of the batch then fails as unavailable, and
+// the publisher keeps it).
 func (o *Outbox) Send(ctx context.Context, b *bus.Batch) {
 	st, _ := b.State.(*sendState)
 	if st == nil {
 		st = &sendState{}
 		b.State = st
 	}
-	st.futs, st.sizes = st.futs[:0], st.sizes[:0]
-	for i := range b.Msgs {
-		m := &b.Msgs[i]
-		h := header(m)
-		size := storeSize(h, len(m.Data))
-		if err := o.reserve(ctx, size); err != nil {
-			b.Errs[i] = bus.Unavailable(err)
-			st.futs, st.sizes = append(st.futs, nil), append(st.sizes, 0)
-			continue
+	st.recs = st.recs[:0]
+	for from := 0; from < len(b.Msgs); {
+		to, n := from, 0
+		for to < len(b.Msgs) && (to == from || n+recordMsgSize(&b.Msgs[to]) <= maxRecord) {
+			n += recordMsgSize(&b.Msgs[to])
+			to++
 		}
-		f, err := o.js.PublishMsgAsync(&nats.Msg{Subject: Subject, Header: h, Data: m.Data})
-		if err != nil {
-			o.release(size, 1)
-			b.Errs[i] = classify(err)
-			f, size = nil, 0
+		i := len(st.recs)
+		if i == len(st.bufs) {
+			st.bufs = append(st.bufs, nil)
 		}
-		st.futs, st.sizes = append(st.futs, f), append(st.sizes, size)
+		buf := appendRecordHead(st.bufs[i][:0], to-from)
+		for k := from; k < to; k++ {
+			buf = appendRecordMsg(buf, &b.Msgs[k])
+		}
+		st.bufs[i] = buf
+		h := recordHeader(to - from)
+		r := sentRecord{from: from, to: to, size: storeSize(h, len(buf))}
+		if err := o.reserve(ctx, r.size, int64(to-from)); err != nil {
+			for k := from; k < to; k++ {
+				b.Errs[k] = bus.Unavailable(err)
+			}
+		} else if f, err := o.js.PublishMsgAsync(&nats.Msg{Subject: Subject, Header: h, Data: buf}); err != nil {
+			o.release(r.size, int64(to-from))
+			for k := from; k < to; k++ {
+				b.Errs[k] = classify(err)
+			}
+		} else {
+			r.fut = f
+		}
+		st.recs = append(st.recs, r)
+		from = to
 	}
 }
 
@@ -496,13 +515,15 @@ func (o *Outbox) Wait(ctx context.Context, b *bus.Batch) {
 		return
 	}
 	var n uint64
-	for i, f := range st.futs {
-		if f == nil {
+	for i := range st.recs {
+		r := &st.recs[i]
+		if r.fut == nil {
 			continue
 		}
+		var err error
 		select {
-		case ack := <-f.Ok():
-			n++
+		case ack := <-r.fut.Ok():
+			n += uint64(r.to - r.from)
 			for {
 				cur := o.lastSeq.Load()
 				if ack.Sequence <= cur || o.lastSeq.CompareAndSwap(cur, ack.Sequence) {
@@ -510,18 +531,21 @@ func (o *Outbox) Wait(ctx context.Context, b *bus.Batch) {
 				}
 			}
 			continue
-		case err := <-f.Err():
-			b.Errs[i] = classify(err)
+		case e := <-r.fut.Err():
+			err = classify(e)
 		case <-ctx.Done():
-			b.Errs[i] = bus.Unavailable(ctx.Err())
+			err = bus.Unavailable(ctx.Err())
+		}
+		for k := r.from; k < r.to; k++ {
+			b.Errs[k] = err
 		}
 		// Not stored (as far as we know): the room goes back. A store
 		// that did keep it (an ack lost in the process) is counted again
 		// when the forwarder purges it, which only makes Send wait early.
-		o.release(st.sizes[i], 1)
+		o.release(r.size, int64(r.to-r.from))
 	}
 	o.stored.Add(n)
-	clear(st.futs)
+	clear(st.recs)
 }
 
 // classify sorts the local store's errors into bus's classes. The store is
@@ -547,9 +571,9 @@ func classify(err error) error {
 	return err
 }
 
-// reserve waits until size bytes fit under MaxBytes (a message alone in an
-// empty store always fits) and counts them.
-func (o *Outbox) reserve(ctx context.Context, size int64) error {
+// reserve waits until size bytes fit under MaxBytes (a record alone in an
+// empty store always fits) and counts them, and the record's n messages.
+func (o *Outbox) reserve(ctx context.Context, size, n int64) error {
 	o.mu.Lock()
 	var waitStart time.Time
 	for {
@@ -591,7 +615,7 @@ func (o *Outbox) reserve(ctx context.Context, size int64) error {
 		o.fullWait += time.Since(waitStart)
 	}
 	o.used += size
-	o.count++
+	o.count += n
 	o.mu.Unlock()
 	return nil
 }
@@ -616,42 +640,39 @@ func (o *Outbox) release(size int64, n int64) {
 		close(o.roomCh)
 		o.roomCh = nil
 	}
-	if o.count == 0 && o.emptyCh != nil {
-		close(o.emptyCh)
-		o.emptyCh = nil
-	}
 	o.mu.Unlock()
 }
 
-// Drain waits until the store is empty (every stored message forwarded or
-// settled) or ctx is done. Call it after the publisher's Flush, when
-// nothing else is being stored: for a command that must not exit with
-// messages left in the outbox.
+// Drain waits until every message stored so far was forwarded (or
+// settled as a failure event), or ctx is done. Call it after the
+// publisher's Flush, when nothing else is being stored: for a command that
+// must not exit with messages left in the outbox.
 func (o *Outbox) Drain(ctx context.Context) error {
-	o.mu.Lock()
-	for o.count > 0 {
-		if o.emptyCh == nil {
-			o.emptyCh = make(chan struct{})
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		n := o.Len()
+		if n == 0 {
+			return nil
 		}
-		ch := o.emptyCh
-		o.mu.Unlock()
 		select {
-		case <-ch:
+		case <-t.C:
 		case <-ctx.Done():
-			return fmt.Errorf("outbox: %d messages not forwarded: %w", o.Len(), ctx.Err())
+			return fmt.Errorf("outbox: %d messages not forwarded: %w", n, ctx.Err())
 		}
-		o.mu.Lock()
 	}
-	o.mu.Unlock()
-	return nil
 }
 
-// Len is the number of messages stored and not yet forwarded (or being
-// stored).
+// Len is the number of messages stored (or being stored) and not yet
+// forwarded.
 func (o *Outbox) Len() int {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	return int(o.count)
+	n := o.count
+	o.mu.Unlock()
+	if o.fwd != nil {
+		n -= o.fwd.unpurged.Load()
+	}
+	return int(max(n, 0))
 }
 
 // Ready implements bus.Readier: the store accepts messages. It does not
@@ -719,9 +740,9 @@ type Stats struct {
 	LastError     string
 	LastErrorAt   time.Time
 
-	Recovered         uint64 // messages found in the store at Open
-	RecoveryLost      uint64 // messages the store lost in its recovery at Open (torn writes)
-	RecoveryLostBytes uint64
+	Recovered           uint64 // messages found in the store at Open
+	RecoveryLostRecords uint64 // records (stored batches) the store lost in its recovery at Open (torn writes)
+	RecoveryLostBytes   uint64
 
 	// ForwardLatency is the time from Message.Received to the remote's
 	// acknowledgement.
@@ -731,7 +752,7 @@ type Stats struct {
 // Stats returns a snapshot.
 func (o *Outbox) Stats() Stats {
 	s := Stats{Ready: o.Ready(), MaxBytes: o.opts.MaxBytes, Stored: o.stored.Load(),
-		Recovered: o.recovered, RecoveryLost: o.recoveryLost, RecoveryLostBytes: o.recoveryBytes}
+		Recovered: o.recovered, RecoveryLostRecords: o.recoveryLost, RecoveryLostBytes: o.recoveryBytes}
 	o.mu.Lock()
 	s.FullWaits, s.FullWait = o.fulls, o.fullWait
 	count, used := o.count, o.used
@@ -740,7 +761,7 @@ func (o *Outbox) Stats() Stats {
 	o.fwd.stats(&s)
 	// Forwarded messages stay stored until the next purge (a second at
 	// most): they count in Bytes, not in Messages.
-	s.Messages, s.Bytes = uint64(max(count-o.fwd.unpurged.Load(), 0)), uint64(used)
+	s.Messages, s.Bytes = uint64(max(count-o.fwd.unpurged.Load(), 0)), uint64(max(used, 0))
 	if closed {
 		s.Remote = "closed"
 	} else if s.Messages > 0 {
@@ -751,8 +772,8 @@ func (o *Outbox) Stats() Stats {
 	return s
 }
 
-// storedAt is when the message seq was stored: the oldest not yet
-// forwarded, when seq is the forwarder's settled point. It asks the store
+// storedAt is when the record seq was stored: that of the oldest message
+// not yet forwarded, when seq is the forwarder's settled point. It asks the store
 // once per sequence; zero when the message is not there (yet).
 func (o *Outbox) storedAt(seq uint64) time.Time {
 	o.infoMu.Lock()

@@ -35,29 +35,29 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		degraded = time.Since(s.DegradedSince).Seconds()
 	}
 	return json.Marshal(struct {
-		Ready             bool       `json:"ready"`
-		Remote            string     `json:"remote"`
-		RemoteReady       bool       `json:"remoteReady"`
-		Messages          uint64     `json:"messages"`
-		Bytes             uint64     `json:"bytes"`
-		MaxBytes          int64      `json:"maxBytes"`
-		OldestAgeSeconds  float64    `json:"oldestAgeSeconds"`
-		Stored            uint64     `json:"stored"`
-		Forwarded         uint64     `json:"forwarded"`
-		FailureEvents     uint64     `json:"failureEvents"`
-		Lost              uint64     `json:"lost"`
-		Retries           uint64     `json:"retries"`
-		Unavailable       uint64     `json:"unavailable"`
-		FullWaits         uint64     `json:"fullWaits"`
-		FullWaitSeconds   float64    `json:"fullWaitSeconds"`
-		DegradedSince     *time.Time `json:"degradedSince,omitempty"`
-		DegradedSeconds   float64    `json:"degradedSeconds,omitempty"`
-		LastError         string     `json:"lastError,omitempty"`
-		LastErrorAt       *time.Time `json:"lastErrorAt,omitempty"`
-		Recovered         uint64     `json:"recovered"`
-		RecoveryLost      uint64     `json:"recoveryLost"`
-		RecoveryLostBytes uint64     `json:"recoveryLostBytes"`
-		ForwardLatency    histogram  `json:"receiveToForwardSeconds"`
+		Ready               bool       `json:"ready"`
+		Remote              string     `json:"remote"`
+		RemoteReady         bool       `json:"remoteReady"`
+		Messages            uint64     `json:"messages"`
+		Bytes               uint64     `json:"bytes"`
+		MaxBytes            int64      `json:"maxBytes"`
+		OldestAgeSeconds    float64    `json:"oldestAgeSeconds"`
+		Stored              uint64     `json:"stored"`
+		Forwarded           uint64     `json:"forwarded"`
+		FailureEvents       uint64     `json:"failureEvents"`
+		Lost                uint64     `json:"lost"`
+		Retries             uint64     `json:"retries"`
+		Unavailable         uint64     `json:"unavailable"`
+		FullWaits           uint64     `json:"fullWaits"`
+		FullWaitSeconds     float64    `json:"fullWaitSeconds"`
+		DegradedSince       *time.Time `json:"degradedSince,omitempty"`
+		DegradedSeconds     float64    `json:"degradedSeconds,omitempty"`
+		LastError           string     `json:"lastError,omitempty"`
+		LastErrorAt         *time.Time `json:"lastErrorAt,omitempty"`
+		Recovered           uint64     `json:"recovered"`
+		RecoveryLostRecords uint64     `json:"recoveryLostRecords"`
+		RecoveryLostBytes   uint64     `json:"recoveryLostBytes"`
+		ForwardLatency      histogram  `json:"receiveToForwardSeconds"`
 	}{
 		Ready: s.Ready, Remote: s.Remote, RemoteReady: s.RemoteReady,
 		Messages: s.Messages, Bytes: s.Bytes, MaxBytes: s.MaxBytes, OldestAgeSeconds: s.OldestAge.Seconds(),
@@ -65,7 +65,7 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		Retries: s.Retries, Unavailable: s.Unavailable, FullWaits: s.FullWaits, FullWaitSeconds: s.FullWait.Seconds(),
 		DegradedSince: at(s.DegradedSince), DegradedSeconds: degraded,
 		LastError: s.LastError, LastErrorAt: at(s.LastErrorAt),
-		Recovered: s.Recovered, RecoveryLost: s.RecoveryLost, RecoveryLostBytes: s.RecoveryLostBytes,
+		Recovered: s.Recovered, RecoveryLostRecords: s.RecoveryLostRecords, RecoveryLostBytes: s.RecoveryLostBytes,
 		ForwardLatency: histogram{s.ForwardLatency.Count, s.ForwardLatency.Sum, buckets},
 	})
 }
