@@ -332,6 +332,7 @@ func TestRemoteJetStreamOutage(t *testing.T) {
 	if st := ob.Stats(); st.OldestAge < 300*time.Millisecond {
 		t.Errorf("OldestAge = %v during the outage, want at least the 300 ms just waited", st.OldestAge)
 	}
+	spooled := st.Messages
 	r.start()
 	if err := <-pubErr; err != nil {
 		t.Fatal(err)
@@ -342,7 +343,9 @@ func TestRemoteJetStreamOutage(t *testing.T) {
 		t.Errorf("after recovery: stats = %+v", st)
 	}
 	closePublisher(t, p)
-	check(t, readStream(t, r.url()), all, n)
+	msgs := readStream(t, r.url())
+	check(t, msgs, all, n)
+	t.Logf("%d published, %d held in the outbox during the outage, %d on the remote stream, %d re-sends", n, spooled, len(msgs), st.Retries)
 }
 
 // TestFull: a small outbox fills while the remote is down; Publish blocks
@@ -527,6 +530,7 @@ func TestTornWrite(t *testing.T) {
 	if len(msgs) != kept {
 		t.Errorf("remote holds %d, want %d", len(msgs), kept)
 	}
+	t.Logf("%d stored; after the cut %d record lost (%d bytes), %d messages recovered and forwarded", n, st.RecoveryLostRecords, st.RecoveryLostBytes, len(msgs))
 }
 
 // Crash: a child process (this test binary) stores messages into an outbox
@@ -640,6 +644,7 @@ func TestCrash(t *testing.T) {
 	ob.Close()
 	msgs := readStream(t, r.url())
 	check(t, msgs, func(i int) bool { return i < stored }, stored)
+	t.Logf("after the restart: %d recovered from the store, %d on the remote stream, each once", ob.Stats().Recovered, len(msgs))
 }
 
 func fmtSscanf(id string, i *int) (int, error) { return fmt.Sscanf(id, "msg-%d", i) }
