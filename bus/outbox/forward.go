@@ -101,14 +101,16 @@ func newForwarder(ctx context.Context, o *Outbox) (*forwarder, error) {
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	// An ordered consumer: no acknowledgements, in order, recreated by
-	// the client after a gap. It starts at the first message still
+	// the client after a gap. It starts at the first record still
 	// stored: the purged head is what was forwarded.
 	cons, err := o.js.OrderedConsumer(ctx, Stream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		f.cancel()
 		return nil, err
 	}
-	f.iter, err = cons.Messages(jetstream.PullMaxMessages(2 * o.opts.BatchSize))
+	// Records read ahead: at most 64, at most 8 MiB (a record holds up to
+	// a batch of messages).
+	f.iter, err = cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(64, 8<<20))
 	if err != nil {
 		f.cancel()
 		return nil, err
@@ -145,7 +147,13 @@ func (f *forwarder) read() {
 		meta, err := m.Metadata()
 		if err != nil {
 			// Not a JetStream delivery: cannot happen on this consumer.
-			f.log.Error("outbox: a stored record without metadata", "error", err.Error())
+			// Without its sequence the record cannot be placed; it goes
+			// with the next purge, counted lost.
+			f.mu.Lock()
+			f.lost++
+			f.mu.Unlock()
+			f.log.Error("outbox: a stored record without metadata; counted lost", "error", err.Error(),
+				"errorCode", "outbox_lost")
 			continue
 		}
 		h := m.Headers()
@@ -159,7 +167,6 @@ func (f *forwarder) read() {
 				"sequence", seq, "bytes", len(m.Data()), "errorCode", "outbox_bad_record")
 			bad := item{msg: bus.Message{Subject: Subject, Data: m.Data()}, lastErr: bus.Permanent(err)}
 			msgs = append(msgs[:0], f.failureEvent(&bad))
-			msgs[0].MsgID = ""
 		}
 		for i := range msgs {
 			it := item{seq: seq, msg: msgs[i], event: err != nil}

@@ -1,19 +1,20 @@
 // Package outbox is a durable local outbox in front of a remote bus: a
-// bus.Driver that stores every message in a JetStream file store under a
-// data directory, and acknowledges it to the bus.Publisher once it is on
-// disk; a forwarder then sends the stored messages, in stream order, to the
-// remote bus.Driver (natsbus, pubsubbus), and removes them from the store
-// only after the remote acknowledged them.
+// bus.Driver that stores every batch in a JetStream file store under a data
+// directory, and acknowledges it to the bus.Publisher once it is on disk; a
+// forwarder then sends the stored messages, in stream order, to the remote
+// bus.Driver (natsbus, pubsubbus), with their subject, id, traceparent,
+// content type and receive time, and removes them from the store only
+// after the remote acknowledged them.
 //
 // The store is a stream of an in-process nats-server that listens on no
 // port (the outbox talks to it over an in-process connection), in
-// Dir/jetstream. The stream itself is the forwarder's cursor: what the
-// remote acknowledged is purged from its head, so after a restart (or a
-// crash) forwarding starts again at the first message still stored. A
-// message the remote had acknowledged but the outbox had not yet purged is
-// sent again with the same Message.MsgID: a JetStream stream drops it within
-// its duplicate window, a Pub/Sub subscriber drops it by its msgId
-// attribute.
+// Dir/jetstream; each batch is one record of it (see record.go). The stream
+// itself is the forwarder's cursor: what the remote acknowledged is purged
+// from its head, so after a restart (or a crash) forwarding starts again at
+// the first record still stored. A message the remote had acknowledged but
+// the outbox had not yet purged is sent again with the same Message.MsgID:
+// a JetStream stream drops it within its duplicate window, a Pub/Sub
+// subscriber drops it by its msgId attribute.
 //
 // Every stored message ends as exactly one of: acknowledged by the remote
 // (Stats.Forwarded); a failure event on Prefix+FailureSubject after a
@@ -56,21 +57,12 @@ var (
 )
 
 // Stream is the name of the store's stream; Subject the subject its
-// messages are stored under (the remote subject travels in a header).
+// records are stored under (each message's own subject is in the record).
+// The local server gives no header of a record a meaning: no Nats-Msg-Id,
+// so the local stream keeps no deduplication map.
 const (
 	Stream  = "OUTBOX"
 	Subject = "outbox"
-)
-
-// Headers of a stored message. The remote subject and the message's hints
-// travel in headers of our own, so that the local server gives none of them
-// a meaning (no Nats-Msg-Id: the local stream keeps no deduplication map).
-const (
-	HeaderSubject     = "Outbox-Subject"
-	HeaderMsgID       = "Outbox-Msg-Id"
-	HeaderTraceParent = "Outbox-Traceparent"
-	HeaderContentType = "Outbox-Content-Type"
-	HeaderReceived    = "Outbox-Received" // Unix nanoseconds
 )
 
 // Options configure an Outbox. Dir and Remote are required; every other
@@ -158,24 +150,23 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// maxPayload is the local server's largest message: above bus's default
-// MaxMessageBytes (1 MiB) with room for the headers, so that the store never
-// refuses what the publisher accepted.
+// maxPayload is the local server's largest message: above a record's
+// bound (maxRecord) and bus's default MaxMessageBytes (1 MiB, a record of
+// its own), so that the store does not refuse what the publisher accepted.
 const maxPayload = 8 << 20
 
 // Outbox is the durable outbox. It implements bus.Driver and bus.Readier;
 // Send and Wait follow the Driver contract (Send calls do not overlap). Its
 // other methods are safe for concurrent use.
 type Outbox struct {
-	opts  Options
-	log   *slog.Logger
-	ns    *server.Server
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	st    jetstream.Stream
-	lock  *os.File
-	fwd   *forwarder
-	start time.Time
+	opts Options
+	log  *slog.Logger
+	ns   *server.Server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	st   jetstream.Stream
+	lock *os.File
+	fwd  *forwarder
 
 	mu     sync.Mutex
 	used   int64 // bytes stored or being stored, as JetStream counts them
@@ -188,8 +179,8 @@ type Outbox struct {
 	fullWait   time.Duration
 	fulls      uint64
 
-	stored   atomic.Uint64 // local acknowledgements
-	lastSeq  atomic.Uint64 // highest sequence the store acknowledged
+	stored   atomic.Uint64 // messages the store acknowledged
+	lastSeq  atomic.Uint64 // highest record sequence the store acknowledged
 	dir      string
 	markStop chan struct{}
 	markDone chan struct{}
@@ -221,10 +212,21 @@ func Open(ctx context.Context, opts Options) (_ *Outbox, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("outbox: cannot create %s: %w", dir, err)
 	}
-	o := &Outbox{opts: opts, log: opts.Logger.With("component", "outbox"), start: time.Now(), dir: dir,
+	o := &Outbox{opts: opts, log: opts.Logger.With("component", "outbox"), dir: dir,
 		roomWanted: make(chan struct{}, 1)}
 	if o.lock, err = lockDir(dir); err != nil {
 		return nil, err
+	}
+	// A store that fills the disk makes JetStream disable itself: the
+	// bound stays below what the disk can hold (the store's files
+	// included), so that Send waits first.
+	if free := diskFree(dir); free > 0 {
+		if limit := (free + dirSize(dir)) / 10 * 9; opts.MaxBytes > limit {
+			o.log.Warn("outbox: the disk holds less than the outbox's bound; bound lowered",
+				"maxBytes", opts.MaxBytes, "lowered", limit, "dir", dir)
+			opts.MaxBytes = limit
+			o.opts.MaxBytes = limit
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -294,8 +296,8 @@ func Open(ctx context.Context, opts Options) (_ *Outbox, err error) {
 	}
 	o.markStop, o.markDone = make(chan struct{}), make(chan struct{})
 	go o.keepMark()
-	o.log.Info("outbox open", "dir", dir, "maxBytes", opts.MaxBytes, "messages", info.State.Msgs,
-		"bytes", info.State.Bytes, "syncInterval", syncString(opts))
+	o.log.Info("outbox open", "dir", dir, "maxBytes", opts.MaxBytes, "messages", o.count,
+		"records", info.State.Msgs, "bytes", info.State.Bytes, "syncInterval", syncString(opts))
 	return o, nil
 }
 

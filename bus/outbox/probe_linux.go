@@ -23,3 +23,13 @@ func totalMemory() int64 {
 	}
 	return int64(si.Totalram) * int64(si.Unit)
 }
+
+// diskFree is what an unprivileged process may still write on dir's
+// filesystem; 0 when unknown. A variable, for tests.
+var diskFree = func(dir string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}

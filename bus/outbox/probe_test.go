@@ -2,11 +2,14 @@ package outbox
 
 import (
 	"bufio"
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ingress-egress/ingress-egress/bus/bustest"
 	"github.com/ingress-egress/ingress-egress/internal/testenv"
 )
 
@@ -105,4 +108,19 @@ func onTmpfs(t *testing.T, dir string) bool {
 		}
 	}
 	return fs == "tmpfs"
+}
+
+// TestBoundBelowDisk: a bound larger than the disk is lowered below what
+// the disk holds, so that storing waits before JetStream runs out of space.
+func TestBoundBelowDisk(t *testing.T) {
+	defer func(f func(string) int64) { diskFree = f }(diskFree)
+	diskFree = func(string) int64 { return 10 << 20 }
+	ob, err := Open(context.Background(), Options{Dir: t.TempDir(), Remote: bustest.New(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	if got := ob.Stats().MaxBytes; got <= 0 || got > 10<<20 {
+		t.Errorf("MaxBytes = %d with 10 MiB free, want at most that", got)
+	}
 }
