@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ingress-egress/ingress-egress/internal/testenv"
+	"github.com/ingress-egress/ingress-egress/twitch/twitchtest"
 )
 
 // TestPlanOutbox: when the outbox runs, where, and with which bound.
@@ -108,5 +110,34 @@ func TestParseOutboxSync(t *testing.T) {
 		if (err != nil) != tc.bad || c.outboxSync != tc.every || c.outboxSyncAlways != tc.always {
 			t.Errorf("parseOutboxSync(%q) = %v, %v, %v; want %v, %v, error %v", tc.in, c.outboxSync, c.outboxSyncAlways, err, tc.every, tc.always, tc.bad)
 		}
+	}
+}
+
+// TestReplayThroughOutbox: replay with the nats driver goes through the
+// outbox and waits until it forwarded everything before it exits.
+func TestReplayThroughOutbox(t *testing.T) {
+	ns := startNATS(t, "")
+	createIngressStream(t, ns.ClientURL(), "")
+	const n = 500
+	var capture strings.Builder
+	for i := range n {
+		capture.WriteString(twitchtest.PrivmsgLine("chan", fmt.Sprintf("%08d-0000-4000-8000-%012d", i, i), i) + "\r\n")
+	}
+	dataDir := t.TempDir()
+	env := map[string]string{"MESSAGE_BUS_DRIVER": "nats", "NATS_URL": ns.ClientURL(), "DATA_DIR": dataDir, "LOG_LEVEL": "warn"}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"replay", "-"}, envMap(env), strings.NewReader(capture.String()), &out, &errOut); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "outbox", "lock")); err != nil {
+		t.Errorf("no outbox under DATA_DIR: %v", err)
+	}
+	msgs := readStream(t, ns.ClientURL(), "", "INGRESS", "internal.ingress.v1", 30*time.Second)
+	ids := map[string]bool{}
+	for _, m := range msgs {
+		ids[m.MsgID] = true
+	}
+	if len(msgs) != n || len(ids) != n {
+		t.Errorf("stream holds %d envelopes (%d distinct ids) after replay, want %d", len(msgs), len(ids), n)
 	}
 }
