@@ -27,13 +27,20 @@ type outboxPlan struct {
 // system) the bound is capped at a quarter of the memory limit, with a
 // warning.
 func (c *config) planOutbox(log *slog.Logger) (outboxPlan, error) {
+	dir := filepath.Join(c.dataDir, "outbox")
+	off := func() (outboxPlan, error) {
+		if n := outbox.Leftover(dir); n > 0 {
+			log.Warn("the outbox is off but DATA_DIR/outbox holds records an earlier run did not forward; they go only with the outbox on (OUTBOX=auto or disk, the same bus)",
+				"dir", dir, "records", n)
+		}
+		return outboxPlan{}, nil
+	}
 	switch {
 	case c.outbox == "off", c.busDriver != "nats" && c.busDriver != "nats-core" && c.busDriver != "pubsub":
-		return outboxPlan{}, nil
+		return off()
 	case c.outbox == "auto" && c.busDriver == "nats-core":
-		return outboxPlan{}, nil // at-most-once by choice
+		return off() // at-most-once by choice
 	}
-	dir := filepath.Join(c.dataDir, "outbox")
 	info, err := outbox.Probe(dir)
 	if err != nil {
 		if c.outbox == "disk" {
@@ -41,7 +48,7 @@ func (c *config) planOutbox(log *slog.Logger) (outboxPlan, error) {
 		}
 		log.Warn("outbox off: DATA_DIR is not writable, so messages wait in memory only while the bus is down; set DATA_DIR to a writable volume or OUTBOX=off",
 			"dataDir", c.dataDir, "error", err.Error())
-		return outboxPlan{}, nil
+		return off()
 	}
 	p := outboxPlan{on: true, dir: dir, maxBytes: int64(c.outboxMaxBytes)}
 	if info.Tmpfs {

@@ -50,6 +50,26 @@ func TestPlanOutbox(t *testing.T) {
 	}
 }
 
+// TestPlanOutboxLeftover: an outbox turned off with records left from an
+// earlier run says so at start.
+func TestPlanOutboxLeftover(t *testing.T) {
+	dataDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dataDir, "outbox"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "outbox", "mark.json"), []byte(`{"lastSeq":12,"forwardedBelow":10}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	c := &config{busDriver: "nats", outbox: "off", dataDir: dataDir}
+	if p, err := c.planOutbox(slog.New(slog.NewTextHandler(&logs, nil))); err != nil || p.on {
+		t.Fatalf("on %v, error %v", p.on, err)
+	}
+	if !strings.Contains(logs.String(), "did not forward") || !strings.Contains(logs.String(), "records=3") {
+		t.Errorf("log %q: want a warning naming 3 records left", logs.String())
+	}
+}
+
 // TestPlanOutboxTmpfs: on a memory-backed DATA_DIR the bound is capped at
 // a quarter of the memory limit, with a warning that says to mount a disk.
 func TestPlanOutboxTmpfs(t *testing.T) {

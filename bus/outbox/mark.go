@@ -71,3 +71,14 @@ func lostSince(m mark, last uint64) (from, to uint64, n uint64) {
 	}
 	return from, m.LastSeq, m.LastSeq - from + 1
 }
+
+// Leftover reports how many records the outbox in dir held unforwarded when
+// it last wrote its mark (at close, or within a second of a crash): for a
+// warning when the outbox is now off. 0 when there is no mark.
+func Leftover(dir string) uint64 {
+	m, ok := readMark(dir)
+	if !ok || m.LastSeq < m.ForwardedBelow {
+		return 0
+	}
+	return m.LastSeq - m.ForwardedBelow + 1
+}
