@@ -18,7 +18,8 @@ import (
 // service stays ready (the outbox stores), says the remote is degraded in
 // /_debug and /metrics, and is then killed with SIGKILL. Restarted on the
 // same DATA_DIR with the bus back, it forwards everything: every message
-// sent is on the stream exactly once.
+// sent is on the stream exactly once; a second process on that DATA_DIR
+// refuses to start.
 func TestE2EOutboxOutageAndKill(t *testing.T) {
 	serviceBinary(t)
 	t.Parallel()
@@ -93,6 +94,11 @@ func TestE2EOutboxOutageAndKill(t *testing.T) {
 	})
 	if lost := metric(t, metricFamilies(t, base), "ingress_outbox_recovery_lost_records_total", ""); lost != 0 {
 		t.Errorf("ingress_outbox_recovery_lost_records_total = %v after a SIGKILL, want 0 (the kernel had every write)", lost)
+	}
+	// A second process on the same DATA_DIR refuses to start.
+	second := startProc(t, env)
+	if code, ok := second.wait(15 * time.Second); !ok || code == 0 || !strings.Contains(second.stderr.String(), "in use by another process") {
+		t.Errorf("a second process on the DATA_DIR: exited %v with code %d; want a refusal naming the lock:\n%s", ok, code, tail(second.stderr.String(), 2000))
 	}
 	p.signal(syscall.SIGTERM)
 	if code, ok := p.wait(10 * time.Second); !ok || code != 0 {
