@@ -36,6 +36,12 @@ type config struct {
 	queueSize     int
 	queueBytes    int
 
+	// outbox
+	outbox           string // auto, disk, off
+	outboxMaxBytes   int
+	outboxSync       time.Duration
+	outboxSyncAlways bool
+
 	// twitch
 	ircURL           string
 	botUsername      string
@@ -89,12 +95,15 @@ func newSettings(c *config) *settings {
 	s.str(&c.natsTLSKey, "NATS_TLS_KEY", "nats-tls-key", "", "PEM client key for NATS (mutual TLS)")
 	s.str(&c.busPrefix, "BUS_PREFIX", "bus-prefix", "", "prefix of every subject or topic, e.g. dev. gives dev.internal.ingress.v1")
 	s.integer(&c.maxRetries, "PUBLISH_MAX_RETRIES", "publish-max-retries", "5", "re-sends of a message before it becomes a failure event", 0, 100)
-	s.str(&c.dataDir, "DATA_DIR", "data-dir", "./data", "where the embedded bus stores its stream")
+	s.str(&c.dataDir, "DATA_DIR", "data-dir", "./data", "where the embedded bus and the outbox store their files")
 	s.integer(&c.embeddedPort, "EMBEDDED_NATS_PORT", "embedded-nats-port", "0", "loopback port of the embedded NATS server; 0 picks a free one", 0, 65535)
 	s.str(&c.pubsubProject, "PUBSUB_PROJECT_ID", "pubsub-project", "", "Google Cloud project for Pub/Sub (default GOOGLE_CLOUD_PROJECT)")
 	s.boolean(&c.createTopics, "PUBSUB_CREATE_TOPICS", "pubsub-create-topics", "false", "create missing Pub/Sub topics (emulator, development); in production the platform owns them")
 	s.integer(&c.queueSize, "PUBLISH_QUEUE", "publish-queue", "8192", "messages the publisher holds before the reader waits", 1, 1<<22)
 	s.integer(&c.queueBytes, "PUBLISH_QUEUE_BYTES", "publish-queue-bytes", "33554432", "bytes the publisher holds before the reader waits", 1<<20, 1<<32)
+	s.oneOf(&c.outbox, "OUTBOX", "outbox", "auto", "durable outbox under DATA_DIR/outbox in front of nats and pubsub: auto is disk for nats and pubsub when DATA_DIR is writable, else off", "auto", "disk", "off")
+	s.integer(&c.outboxMaxBytes, "OUTBOX_MAX_BYTES", "outbox-max-bytes", "1073741824", "bytes the outbox holds before the reader waits (capped at a quarter of the memory limit on a tmpfs)", 1<<20, 1<<44)
+	s.add("OUTBOX_SYNC", "outbox-sync", "2m", "how often the outbox fsyncs: a duration (JetStream's sync interval) or always (every write)", c.parseOutboxSync)
 
 	// Twitch.
 	s.str(&c.ircURL, "TWITCH_IRC_URL", "irc-url", "wss://irc-ws.chat.twitch.tv:443", "chat server: wss://, tls:// (irc.chat.twitch.tv:6697); ws://, tcp:// for local servers")
@@ -169,6 +178,9 @@ func (c *config) check(getenv func(string) string) []string {
 	}
 	if (c.natsTLSCert == "") != (c.natsTLSKey == "") {
 		p = append(p, "  NATS_TLS_CERT and NATS_TLS_KEY go together; set both or neither")
+	}
+	if c.outbox == "disk" && c.busDriver != "nats" && c.busDriver != "nats-core" && c.busDriver != "pubsub" {
+		p = append(p, "  OUTBOX=disk is for the nats, nats-core and pubsub drivers; "+c.busDriver+" needs none (set OUTBOX=auto or off)")
 	}
 	if c.busDriver == "pubsub" && c.pubsubProject == "" && getenv("GOOGLE_CLOUD_PROJECT") == "" {
 		p = append(p, "  MESSAGE_BUS_DRIVER=pubsub needs PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT")

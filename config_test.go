@@ -140,6 +140,7 @@ func TestConfigProblems(t *testing.T) {
 		{"nats url unparsable", nil, map[string]string{"MESSAGE_BUS_DRIVER": "nats", "NATS_URL": "nats://a:b@h:4222,:/\x7f"}, []string{"NATS_URL", "not a URL"}},
 		{"nats url scheme", nil, map[string]string{"MESSAGE_BUS_DRIVER": "nats-core", "NATS_URL": "http://h:4222"}, []string{"NATS_URL", `"http"`}},
 		{"bad channel", nil, map[string]string{"TWITCH_CHANNELS": "good,bad one"}, []string{"TWITCH_CHANNELS", `"bad one"`}},
+		{"outbox for a local bus", nil, map[string]string{"OUTBOX": "disk", "MESSAGE_BUS_DRIVER": "stdout"}, []string{"OUTBOX=disk", "stdout"}},
 		{"unknown flag", []string{"--no-such-flag"}, nil, nil},
 		{"stray argument", []string{"--port", "9000", "extra"}, nil, nil},
 	} {

@@ -97,8 +97,11 @@ func (svc *service) metrics(w io.Writer) {
 	m.Gauge("ingress_bus_oldest_pending_seconds", "Age of the oldest message not yet settled.", bs.OldestPending.Seconds())
 	m.Gauge("ingress_bus_stalled_seconds", "Time messages have been pending without one settling, once past the stall bound (10 s); 0 otherwise.", bs.Stalled.Seconds())
 	m.Gauge("ingress_bus_ready", "1 when the publisher reaches the bus.", b2f(bs.Ready))
-	m.Histogram("ingress_receive_to_ack_seconds", "Time from reading a line to the bus acknowledging its envelope.",
+	m.Histogram("ingress_receive_to_ack_seconds", "Time from reading a line to the bus acknowledging its envelope (with the outbox: to the outbox storing it).",
 		bus.AckLatencyBuckets[:], bs.AckLatency.Counts[:], bs.AckLatency.Count, bs.AckLatency.Sum)
+	if svc.outbox != nil {
+		svc.outboxMetrics(m)
+	}
 
 	m.Gauge("ingress_credentials_ready", "1 when chat credentials are known and valid.", b2f(as.Ready), server.Label{Name: "mode", Value: string(as.Mode)})
 	m.Counter("ingress_token_validations_total", "Token validations against Twitch, by outcome.", float64(as.Validations), server.Label{Name: "outcome", Value: "ok"})
@@ -114,6 +117,28 @@ func (svc *service) metrics(w io.Writer) {
 		server.Label{Name: "version", Value: b.Version}, server.Label{Name: "revision", Value: b.Revision},
 		server.Label{Name: "vcs_time", Value: b.Time}, server.Label{Name: "modified", Value: strconv.FormatBool(b.Modified)},
 		server.Label{Name: "go", Value: goVersion()})
+}
+
+// outboxMetrics writes the durable outbox's figures.
+func (svc *service) outboxMetrics(m *server.MetricWriter) {
+	ob := svc.outbox.Stats()
+	m.Gauge("ingress_outbox_messages", "Messages stored in the outbox and not yet forwarded to the remote bus.", float64(ob.Messages))
+	m.Gauge("ingress_outbox_bytes", "Bytes stored in the outbox, as the store counts them.", float64(ob.Bytes))
+	m.Gauge("ingress_outbox_max_bytes", "The outbox's bound (OUTBOX_MAX_BYTES, after the cap on a tmpfs); when reached the reader waits.", float64(ob.MaxBytes))
+	m.Gauge("ingress_outbox_oldest_age_seconds", "Age of the oldest message in the outbox.", ob.OldestAge.Seconds())
+	m.Gauge("ingress_outbox_remote_up", "1 when the remote bus takes messages, 0 while the outbox holds them back (remote down or failing).", b2f(ob.Remote == "ok"))
+	m.Counter("ingress_outbox_stored_total", "Messages stored in the outbox.", float64(ob.Stored))
+	m.Counter("ingress_outbox_forwarded_total", "Messages forwarded from the outbox and acknowledged by the remote bus.", float64(ob.Forwarded))
+	m.Counter("ingress_outbox_retries_total", "Re-sends from the outbox to the remote bus after a failure.", float64(ob.Retries))
+	m.Counter("ingress_outbox_unavailable_total", "Sends from the outbox refused because the remote bus was down.", float64(ob.Unavailable))
+	m.Counter("ingress_outbox_failure_events_total", "Messages the remote bus refused for good, forwarded as failure events.", float64(ob.FailureEvents))
+	m.Counter("ingress_outbox_lost_total", "Messages whose failure event was refused too: logged and counted.", float64(ob.Lost))
+	m.Counter("ingress_outbox_full_waits_total", "Stores that waited for room in a full outbox.", float64(ob.FullWaits))
+	m.Counter("ingress_outbox_full_wait_seconds_total", "Time stores waited for room in a full outbox.", ob.FullWait.Seconds())
+	m.Counter("ingress_outbox_recovered_total", "Messages found in the outbox at start.", float64(ob.Recovered))
+	m.Counter("ingress_outbox_recovery_lost_records_total", "Records (stored batches of messages) the outbox's store lost in its recovery at start (a torn or damaged write).", float64(ob.RecoveryLostRecords))
+	m.Histogram("ingress_receive_to_forward_seconds", "Time from reading a line to the remote bus acknowledging it through the outbox.",
+		bus.AckLatencyBuckets[:], ob.ForwardLatency.Counts[:], ob.ForwardLatency.Count, ob.ForwardLatency.Sum)
 }
 
 func b2f(b bool) float64 {

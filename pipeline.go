@@ -10,6 +10,7 @@ import (
 	"github.com/ingress-egress/ingress-egress/bus"
 	"github.com/ingress-egress/ingress-egress/bus/embedded"
 	"github.com/ingress-egress/ingress-egress/bus/natsbus"
+	"github.com/ingress-egress/ingress-egress/bus/outbox"
 	"github.com/ingress-egress/ingress-egress/bus/pubsubbus"
 	"github.com/ingress-egress/ingress-egress/bus/stdoutbus"
 )
@@ -20,6 +21,7 @@ import (
 // service and the replay command build it the same way.
 type pipeline struct {
 	embedded *embedded.Server // MESSAGE_BUS_DRIVER=embedded only
+	outbox   *outbox.Outbox   // in front of nats and pubsub, unless OUTBOX=off
 	pub      *bus.Publisher
 	ingest   *ingest
 	closers  []func() // run last first by close
@@ -59,12 +61,26 @@ func (p *pipeline) startBus(ctx context.Context, c *config, getenv func(string) 
 	case "embedded":
 		return p.startEmbedded(ctx, c, log)
 	case "nats", "nats-core":
-		d, err := natsbus.New(ctx, c.natsOptions(log))
+		plan, err := c.planOutbox(log)
+		if err != nil {
+			return nil, err
+		}
+		o := c.natsOptions(log)
+		if plan.on {
+			// Nothing sent behind the forwarder's back after a reconnect:
+			// what fails while the link is down is sent again in order.
+			o.ReconnectBufSize = -1
+		}
+		d, err := natsbus.New(ctx, o)
 		if err != nil {
 			return nil, fmt.Errorf("nats bus: %w", err)
 		}
-		return d, nil
+		return p.withOutbox(ctx, c, plan, d, log)
 	case "pubsub":
+		plan, err := c.planOutbox(log)
+		if err != nil {
+			return nil, err
+		}
 		d, err := pubsubbus.New(ctx, pubsubbus.Options{
 			ProjectID:    firstNonEmpty(c.pubsubProject, getenv("GOOGLE_CLOUD_PROJECT")),
 			CreateTopics: c.createTopics,
@@ -73,7 +89,7 @@ func (p *pipeline) startBus(ctx context.Context, c *config, getenv func(string) 
 		if err != nil {
 			return nil, fmt.Errorf("pubsub bus: %w", err)
 		}
-		return d, nil
+		return p.withOutbox(ctx, c, plan, d, log)
 	case "stdout":
 		return stdoutbus.New(stdout, stdoutbus.Options{}), nil
 	}

@@ -90,6 +90,17 @@ func runReplay(args []string, getenv func(string) string, stdin io.Reader, stdou
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	undrained := false
+	if p.outbox != nil {
+		// Wait until the outbox forwarded what it stored: what it could
+		// not forward in time stays in DATA_DIR/outbox for the next start.
+		if err := pub.Flush(cctx); err == nil {
+			if err := p.outbox.Drain(cctx); err != nil {
+				undrained = true
+				fmt.Fprintf(stderr, "replay: %v; they stay in the outbox under DATA_DIR and are forwarded at the next start\n", err)
+			}
+		}
+	}
 	report, cerr := pub.Close(cctx)
 	st := pub.Stats()
 	ic := ing.counters()
@@ -97,7 +108,7 @@ func runReplay(args []string, getenv func(string) string, stdin io.Reader, stdou
 	fmt.Fprintf(stderr, "replay: %d lines in %v (%.0f lines/s): %d envelopes, %d acknowledged, %d failure events, %d lost, %d undelivered; skipped: %d parse errors, %d oversized, %d not published kinds, %d without envelope\n",
 		lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(), ic.Envelopes, st.Acked, st.FailureEvents, st.Lost, len(report.Undelivered),
 		parseErrs, oversized, ic.NotEnabled, ic.NoEnvelope)
-	if cerr != nil || st.Lost > 0 || len(report.Undelivered) > 0 || ctx.Err() != nil {
+	if cerr != nil || st.Lost > 0 || len(report.Undelivered) > 0 || ctx.Err() != nil || undrained {
 		return 1
 	}
 	return 0

@@ -229,10 +229,16 @@ func (svc *service) live() error {
 
 func (svc *service) debug() any {
 	st := svc.pub.Stats()
-	return map[string]any{
+	d := map[string]any{
 		"twitch":      svc.mgr.Status(),
 		"credentials": svc.auth.Status(),
 		"bus":         st,
 		"ingest":      svc.ingest.counters(),
 	}
+	if svc.outbox != nil {
+		// "remote": "degraded" while the outbox holds messages back from a
+		// remote bus that is down or failing (the service stays ready).
+		d["outbox"] = svc.outbox.Stats()
+	}
+	return d
 }

@@ -571,6 +571,11 @@ func (d *Driver) classify(err error) error {
 	}
 	var api *jetstream.APIError
 	switch {
+	case errors.Is(err, nats.ErrHeadersNotSupported) && !d.up.Load():
+		// Before the first connection the client does not know the
+		// server yet and refuses every header: the bus is down, not the
+		// message wrong.
+		return bus.Unavailable(err)
 	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject),
 		errors.Is(err, nats.ErrHeadersNotSupported), errors.Is(err, nats.ErrPermissionViolation),
 		errors.Is(err, nats.ErrInvalidMsg):

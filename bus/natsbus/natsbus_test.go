@@ -581,3 +581,37 @@ func TestFrozenAtShutdownIsUnknown(t *testing.T) {
 	}
 	checkExactlyOnce(t, readStream(t, s.ClientURL()), n, false)
 }
+
+// TestBusDownAtStart: a driver without a stream to ensure, started while
+// the server is down. Until the first connection the client refuses
+// headers (it does not know the server yet); that is the bus being down, so
+// the messages wait for it instead of becoming failure events.
+func TestBusDownAtStart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	d := newDriver(t, natsbus.Options{URL: url, ReconnectWait: 20 * time.Millisecond, ReconnectJitter: time.Millisecond})
+	p := bus.New(d, bus.Options{Logger: quiet, MaxBackoff: 100 * time.Millisecond})
+	const n = 100
+	for i := range n {
+		if err := p.Publish(context.Background(), message(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startServer(t, port, t.TempDir())
+	newDriver(t, natsbus.Options{URL: url, Stream: streamOpts()}).Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := p.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := rep.Stats; st.Acked != n || st.Lost != 0 || st.FailureEvents != 0 || st.Permanent != 0 {
+		t.Errorf("acked %d lost %d failure events %d permanent %d, want %d 0 0 0", st.Acked, st.Lost, st.FailureEvents, st.Permanent, n)
+	}
+	checkExactlyOnce(t, readStream(t, url), n, false)
+}

@@ -167,9 +167,14 @@ func TestCanarySecretsNeverAppear(t *testing.T) {
 			}
 			return false, "no natsbus warning"
 		})
+		// The outbox takes the messages while the bus refuses: the bus
+		// is ready, and /_debug says the remote is degraded.
 		code, body := harness.Readyz(t, base)
-		if code != http.StatusServiceUnavailable || !strings.Contains(body, "credentials") || !strings.Contains(body, "bus") {
-			t.Errorf("/readyz %d %s, want 503 naming credentials and bus", code, body)
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "credentials") || strings.Contains(body, "bus") {
+			t.Errorf("/readyz %d %s, want 503 naming credentials, not the bus", code, body)
+		}
+		if r := harness.Field(harness.DebugMap(t, base, c["ADMIN_TOKEN"]), "outbox", "remote"); r != "degraded" {
+			t.Errorf("/_debug outbox.remote = %v, want degraded", r)
 		}
 		stopAndCheck(t, p, c, exerciseHTTP(t, base, c["ADMIN_TOKEN"]), false)
 	})

@@ -232,9 +232,12 @@ func sigtermInFlight(t *testing.T, buffered bool, rate int, timeout string) {
 	env := map[string]string{
 		"MESSAGE_BUS_DRIVER": "nats",
 		"NATS_URL":           "nats://" + proxy.Addr(),
-		"TWITCH_IRC_URL":     ircURL,
-		"TWITCH_CHANNELS":    strings.Join(channels, ","),
-		"PORT":               "0",
+		// The publisher's memory-only path: an outbox would store
+		// everything at once and keep it for the next start.
+		"OUTBOX":          "off",
+		"TWITCH_IRC_URL":  ircURL,
+		"TWITCH_CHANNELS": strings.Join(channels, ","),
+		"PORT":            "0",
 	}
 	if timeout != "" {
 		env["SHUTDOWN_TIMEOUT"] = timeout
