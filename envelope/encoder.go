@@ -279,20 +279,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	if !hash {
 		e.anom |= anomChannelWithoutHash
 	}
-	if v.Tags.Duplicates() {
-		e.anom |= anomDuplicateTags
-	}
-	if id := v.ID(); len(id) > 0 && t.Plain(id) {
-		e.id = MessageID(id) // nothing to unescape
-	} else if e.scratch = ircv3.AppendUnescaped(e.scratch[:0], id); len(e.scratch) > 0 {
-		e.id = MessageID(e.scratch)
-	} else {
-		e.id = e.randomUUID()
-		if kind == tmi.KindPrivmsg || kind == tmi.KindUsernotice {
-			e.anom |= anomNoMessageID
-		}
-	}
-	e.trace = e.randomUUID()
+	e.setIDs(kind)
 
 	dst = append(dst, `{"v":"1","id":"`...)
 	idStart := len(dst)
@@ -319,26 +306,9 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 	dst = append(dst, `,"channelId":`...)
 	dst = e.appendTag(dst, v.RoomID())
 
-	login, fromTag := v.Login()
-	if fromTag && bytes.IndexByte(login, '\\') >= 0 {
-		e.login = ircv3.AppendUnescaped(e.login[:0], login)
-		login = e.login
-	}
-	dst = append(dst, `},"user":{"id":`...)
-	dst = e.appendTag(dst, v.UserID())
-	dst = append(dst, `,"name":`...)
-	dst = e.str(dst, login)
-	dst = append(dst, `,"displayName":`...)
-	dn := v.DisplayName()
-	if !t.Plain(dn) && bytes.IndexByte(dn, '\\') >= 0 {
-		e.scratch = ircv3.AppendUnescaped(e.scratch[:0], dn)
-		dn = e.scratch
-	}
-	if len(dn) == 0 {
-		dn = login
-	}
-	dst = e.str(dst, dn)
-	dst = append(dst, `,"profileImageUrl":"","role":""},"routingSlip":[],"finalizationDestination":`...)
+	var login []byte
+	dst, login = e.appendUser(dst)
+	dst = append(dst, `,"routingSlip":[],"finalizationDestination":`...)
 	dst = append(dst, e.finalDest...)
 	dst = append(dst, `,"payload":{`...)
 
@@ -366,7 +336,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 		e.anom |= anomBadBits
 	}
 
-	dst = e.appendRaw(dst, line)
+	dst = e.appendRaw(dst, line) // after every anomaly is known
 	if v.IsAction() {
 		dst = append(dst, `,"isAction":true`...)
 	}
@@ -379,6 +349,61 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 		dst = e.sent.appendMillis(dst, sentAt)
 		dst = append(dst, '"')
 	}
+	dst = e.appendFlags(dst, broadcaster)
+	return append(dst, "}}"...), nil
+}
+
+// setIDs sets the envelope's id (the name-based UUID of the message id, or
+// a random one, an anomaly for a chat message), its trace id, and the
+// anomaly of duplicate tags.
+func (e *Encoder) setIDs(kind tmi.Kind) {
+	v, t := &e.view, e.tags()
+	if v.Tags.Duplicates() {
+		e.anom |= anomDuplicateTags
+	}
+	if id := v.ID(); len(id) > 0 && t.Plain(id) {
+		e.id = MessageID(id) // nothing to unescape
+	} else if e.scratch = ircv3.AppendUnescaped(e.scratch[:0], id); len(e.scratch) > 0 {
+		e.id = MessageID(e.scratch)
+	} else {
+		e.id = e.randomUUID()
+		if kind == tmi.KindPrivmsg || kind == tmi.KindUsernotice {
+			e.anom |= anomNoMessageID
+		}
+	}
+	e.trace = e.randomUUID()
+}
+
+// appendUser appends the user object and returns the sender's login,
+// unescaped.
+func (e *Encoder) appendUser(dst []byte) ([]byte, []byte) {
+	v, t := &e.view, e.tags()
+	login, fromTag := v.Login()
+	if fromTag && bytes.IndexByte(login, '\\') >= 0 {
+		e.login = ircv3.AppendUnescaped(e.login[:0], login)
+		login = e.login
+	}
+	dst = append(dst, `},"user":{"id":`...)
+	dst = e.appendTag(dst, v.UserID())
+	dst = append(dst, `,"name":`...)
+	dst = e.str(dst, login)
+	dst = append(dst, `,"displayName":`...)
+	dn := v.DisplayName()
+	if !t.Plain(dn) && bytes.IndexByte(dn, '\\') >= 0 {
+		e.scratch = ircv3.AppendUnescaped(e.scratch[:0], dn)
+		dn = e.scratch
+	}
+	if len(dn) == 0 {
+		dn = login
+	}
+	dst = e.str(dst, dn)
+	return append(dst, `,"profileImageUrl":"","role":""}`...), login
+}
+
+// appendFlags appends the payload's optional members that follow sentAt:
+// the chatter flags, reply and sharedChat.
+func (e *Encoder) appendFlags(dst []byte, broadcaster bool) []byte {
+	v := &e.view
 	if v.IsFirstMessage() {
 		dst = append(dst, `,"firstMessage":true`...)
 	}
@@ -416,7 +441,7 @@ func (e *Encoder) Append(dst, line []byte, m *ircv3.Message, received time.Time)
 		dst = appendBool(dst, v.IsSharedChatOrigin())
 		dst = append(dst, '}')
 	}
-	return append(dst, "}}"...), nil
+	return dst
 }
 
 // str appends s, a view into the line or any other string, as a JSON
