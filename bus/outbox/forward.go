@@ -567,46 +567,7 @@ func (f *forwarder) recover(head *fjob) {
 		}
 		// Send again in order, one batch at a time; at the first batch
 		// with a failure the rest waits for the next round.
-		next := retry[:0:0]
-		progress := false
-		for start := 0; start < len(retry); {
-			end := start + 1
-			bytes := len(retry[start].msg.Data)
-			for end < len(retry) && end-start < f.opts.BatchSize && bytes+len(retry[end].msg.Data) <= f.opts.BatchBytes {
-				bytes += len(retry[end].msg.Data)
-				end++
-			}
-			j := f.job()
-			j.items = append(j.items, retry[start:end]...)
-			f.send(j)
-			f.remote.Wait(f.ctx, &j.b)
-			failed := false
-			now := time.Now()
-			f.mu.Lock()
-			for i := range j.items {
-				it := j.items[i]
-				if !it.event || it.sends > 1 {
-					f.retries++
-				}
-				if err := j.b.Errs[i]; err != nil {
-					it.lastErr = err
-					f.noteErrLocked(err)
-					next = append(next, it)
-					failed = true
-					continue
-				}
-				progress = true
-				f.doneLocked(&it, now)
-				settle(&it)
-			}
-			f.mu.Unlock()
-			f.release(j)
-			start = end
-			if failed {
-				next = append(next, retry[start:]...)
-				break
-			}
-		}
+		next, progress := f.resend(retry, settle)
 		retry = next
 		if progress {
 			backoffN = 0
@@ -617,6 +578,53 @@ func (f *forwarder) recover(head *fjob) {
 		f.log.Info("outbox: the remote bus takes messages again; forwarding the backlog",
 			"outage", time.Since(since).Round(time.Millisecond).String(), "backlog", f.o.Len())
 	}
+}
+
+// resend sends retry again in order, one batch at a time. At the first
+// batch with a failure it stops: what failed and what was not sent yet are
+// returned, in order, for the next round. settle is called for each
+// message the remote took; progress reports whether there was one.
+func (f *forwarder) resend(retry []item, settle func(*item)) (next []item, progress bool) {
+	next = retry[:0:0]
+	for start := 0; start < len(retry); {
+		end := start + 1
+		bytes := len(retry[start].msg.Data)
+		for end < len(retry) && end-start < f.opts.BatchSize && bytes+len(retry[end].msg.Data) <= f.opts.BatchBytes {
+			bytes += len(retry[end].msg.Data)
+			end++
+		}
+		j := f.job()
+		j.items = append(j.items, retry[start:end]...)
+		f.send(j)
+		f.remote.Wait(f.ctx, &j.b)
+		failed := false
+		now := time.Now()
+		f.mu.Lock()
+		for i := range j.items {
+			it := j.items[i]
+			if !it.event || it.sends > 1 {
+				f.retries++
+			}
+			if err := j.b.Errs[i]; err != nil {
+				it.lastErr = err
+				f.noteErrLocked(err)
+				next = append(next, it)
+				failed = true
+				continue
+			}
+			progress = true
+			f.doneLocked(&it, now)
+			settle(&it)
+		}
+		f.mu.Unlock()
+		f.release(j)
+		start = end
+		if failed {
+			next = append(next, retry[start:]...)
+			break
+		}
+	}
+	return next, progress
 }
 
 // pause waits the n-th backoff step (full jitter), or until a remote that
