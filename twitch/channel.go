@@ -311,10 +311,15 @@ func (m *Manager) sessionGone(s *session, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s.gone = true
+	// The gap starts when the connection last delivered: a half-open
+	// connection is noticed only PingInterval + PongTimeout after its last
+	// line, and what the server sent meanwhile never arrived. When reading
+	// had not caught up after a stall, it starts when reading stopped.
 	gapAt := now
-	if b := s.behindSince.Load(); b != 0 && b < now.UnixNano() {
-		// Reading had not caught up after a stall: what the server sent
-		// since then may be lost.
+	if r := s.lastRead.Load(); r != 0 && r < gapAt.UnixNano() {
+		gapAt = time.Unix(0, r)
+	}
+	if b := s.behindSince.Load(); b != 0 && b < gapAt.UnixNano() {
 		gapAt = time.Unix(0, b)
 	}
 	for name, js := range s.chans {

@@ -82,6 +82,31 @@ func TestStallThenDropGapStartsWhenReadingStopped(t *testing.T) {
 	})
 }
 
+// A half-open connection delivers nothing from the moment it breaks, but
+// is noticed only when the keepalive gives up: the gap starts at the last
+// line it delivered, not when it was noticed.
+func TestHalfOpenGapStartsAtTheLastLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		m, srv, stop := pipeManager(t, twitchtest.Config{}, "tcp", Options{Channels: []string{"a"}, Handler: rec})
+		defer stop()
+		waitFor(t, time.Minute, "ready", m.Ready)
+		time.Sleep(5 * time.Second)
+		broke := time.Now()
+		srv.Blackhole(true)
+		waitFor(t, time.Minute, "the dead connection noticed", func() bool { return !m.Ready() })
+		srv.Blackhole(false)
+		waitFor(t, time.Minute, "ready again", m.Ready)
+		st := m.Status()
+		if len(st.RecentGaps) != 1 {
+			t.Fatalf("gaps %+v, want one", st.RecentGaps)
+		}
+		if g := st.RecentGaps[0]; g.Start.After(broke) {
+			t.Errorf("gap starts %v after the connection broke; want at its last line, before", g.Start.Sub(broke))
+		}
+	})
+}
+
 // A server that closes connections that registered and joined (each
 // reconnect accepted at once) is not a failure to back off from: every
 // reconnect waits no more than the first delay's ceiling.
