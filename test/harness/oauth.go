@@ -2,6 +2,7 @@ package harness
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -125,4 +126,35 @@ func (o *OAuthServer) token(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{
 		"access_token": access, "refresh_token": rt, "expires_in": 14400, "scope": []string{"chat:read", "chat:edit"}, "token_type": "bearer",
 	})
+}
+
+// PutTokenDocExpiring writes a token document as oauth-flow would, as
+// PutTokenDoc does, with the access token expiring at expiresAt.
+func PutTokenDocExpiring(t testing.TB, emulator, project, collection, login, access, refresh string, expiresAt time.Time) {
+	t.Helper()
+	doc := map[string]any{"fields": map[string]any{
+		"login":        map[string]any{"stringValue": login},
+		"userId":       map[string]any{"stringValue": "4242"},
+		"accessToken":  map[string]any{"stringValue": access},
+		"refreshToken": map[string]any{"stringValue": refresh},
+		"expiresAt":    map[string]any{"timestampValue": expiresAt.UTC().Format(time.RFC3339)},
+		"scopes":       map[string]any{"arrayValue": map[string]any{"values": []any{map[string]any{"stringValue": "chat:read"}}}},
+	}}
+	b, _ := json.Marshal(doc)
+	url := "http://" + emulator + "/v1/projects/" + project + "/databases/(default)/documents/" + collection + "?documentId=" + login
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer owner")
+	cl := &http.Client{Timeout: 30 * time.Second} // a cold emulator takes seconds
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatalf("writing the token document: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("writing the token document: %d %s", resp.StatusCode, body)
+	}
 }
