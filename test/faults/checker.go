@@ -18,6 +18,7 @@
 //
 //	n == 1                                   delivered
 //	n > 1                                    duplicated
+//	n == 0, named by the shutdown report     named undelivered
 //	n == 0, and the service read past it     lost while connected
 //	n == 0, sent inside a reported gap       in a gap
 //	n == 0, otherwise                        unreported
@@ -78,9 +79,10 @@ const (
 	Unreported
 	KilledInFlight
 	Excluded // not expected on the bus (bad input), counted apart
+	Named    // not received, and named undelivered by the service's shutdown report
 )
 
-var classNames = [...]string{"delivered", "duplicated", "lost while connected", "in a gap", "unreported", "killed in flight", "excluded"}
+var classNames = [...]string{"delivered", "duplicated", "lost while connected", "in a gap", "unreported", "killed in flight", "excluded", "named undelivered"}
 
 func (c Class) String() string {
 	if int(c) < len(classNames) {
@@ -101,6 +103,9 @@ type Input struct {
 	// Killed, when set, is when the service was killed (SIGKILL): the
 	// unread end of a connection ended by the kill is KilledInFlight.
 	Killed time.Time
+	// Named holds the ids the service named as undelivered (its shutdown
+	// report): not received, they are Named, a loss it reported.
+	Named map[string]bool
 }
 
 // Result counts lines (distinct ids) by class.
@@ -113,6 +118,7 @@ type Result struct {
 	StallOnly      int // of InGap, covered only by a stall
 	Unreported     int
 	KilledInFlight int
+	Named          int // not received and named undelivered
 	Excluded       int
 	ExcludedOnBus  int // excluded ids that reached the bus anyway
 	Unexpected     int // envelopes whose id was never written
@@ -130,8 +136,8 @@ func (r *Result) OK() bool { return r.LostConnected == 0 && r.Unreported == 0 &&
 
 // String is a one-line summary.
 func (r *Result) String() string {
-	return fmt.Sprintf("sent %d: delivered %d, duplicated %d, lost while connected %d, in a gap %d (stall only %d), unreported %d, killed in flight %d; excluded %d (%d on the bus); unexpected envelopes %d",
-		r.Sent, r.Delivered, r.Duplicated, r.LostConnected, r.InGap, r.StallOnly, r.Unreported, r.KilledInFlight, r.Excluded, r.ExcludedOnBus, r.Unexpected)
+	return fmt.Sprintf("sent %d: delivered %d, duplicated %d, lost while connected %d, in a gap %d (stall only %d), unreported %d, killed in flight %d, named undelivered %d; excluded %d (%d on the bus); unexpected envelopes %d",
+		r.Sent, r.Delivered, r.Duplicated, r.LostConnected, r.InGap, r.StallOnly, r.Unreported, r.KilledInFlight, r.Named, r.Excluded, r.ExcludedOnBus, r.Unexpected)
 }
 
 // receipt is what the bus holds of one id.
@@ -216,7 +222,7 @@ func Check(in Input) Result {
 	}
 	add := func(c Class, id string, detail string) {
 		res.Classes[id] = c
-		if c != Delivered && c != Excluded && c != InGap && len(res.Examples[c]) < 5 {
+		if c != Delivered && c != Excluded && c != InGap && c != Named && len(res.Examples[c]) < 5 {
 			res.Examples[c] = append(res.Examples[c], detail)
 		}
 	}
@@ -240,6 +246,10 @@ func Check(in Input) Result {
 		case p != nil:
 			res.Duplicated++
 			add(Duplicated, id, describe(recs[0], fmt.Sprintf("%d envelopes", p.n)))
+			continue
+		case in.Named[id]:
+			res.Named++
+			add(Named, id, "")
 			continue
 		}
 		class, detail := Unreported, ""

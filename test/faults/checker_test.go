@@ -200,3 +200,14 @@ func TestTableAndSplice(t *testing.T) {
 		t.Errorf("ReadFigures = %+v, %v", back, err)
 	}
 }
+
+func TestCheckNamed(t *testing.T) {
+	r := Check(Input{
+		Sent:     []twitchtest.Record{line("a", 1, 0, 10), line("b", 1, 1, 20), line("c", 1, 2, 30)},
+		Received: []Received{got("a", 11), got("c", 31)},
+		Named:    map[string]bool{"b": true, "c": true},
+	})
+	if r.Classes["b"] != Named || r.Classes["c"] != Delivered || r.Named != 1 || !r.OK() {
+		t.Errorf("Check = %s; b %v, c %v", r.String(), r.Classes["b"], r.Classes["c"])
+	}
+}

@@ -31,6 +31,7 @@ type Figure struct {
 	InGap          int     `json:"inGap"`
 	Unreported     int     `json:"unreported"`
 	KilledInFlight int     `json:"killedInFlight"`
+	Named          int     `json:"named"`           // not received, named in the shutdown report
 	GapSeconds     float64 `json:"gapSeconds"`      // reported gaps, per channel
 	StallSeconds   float64 `json:"stallSeconds"`    // reported stalls, per channel
 	Recovery       float64 `json:"recoverySeconds"` // the fault's end until ready with the backlog stored; -1: not measured
@@ -130,6 +131,9 @@ func Table(figs []Figure) string {
 		lost := strconv.Itoa(f.Lost)
 		if f.KilledInFlight > 0 {
 			lost += fmt.Sprintf(" (+%d killed in flight)", f.KilledInFlight)
+		}
+		if f.Named > 0 {
+			lost += fmt.Sprintf(" (+%d named undelivered)", f.Named)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %s | %d | %d | %d | %s | %s | %s–%s–%s | %s | %s |\n",
 			f.ID, cell(f.Scenario), cell(f.Expected), cell(run), f.Sent, f.Delivered, lost, f.Duplicated, f.Unreported, f.InGap,

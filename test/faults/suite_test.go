@@ -59,8 +59,9 @@ type scenario struct {
 	genCancel context.CancelFunc
 	genDone   chan struct{}
 
-	faultEnd time.Time // for the recovery figure; zero: none
-	killed   time.Time // Input.Killed
+	faultEnd time.Time       // for the recovery figure; zero: none
+	killed   time.Time       // Input.Killed
+	named    map[string]bool // Input.Named
 	exclude  map[string]bool
 	extra    []Interval // intervals of instances that are gone
 	recorded bool
@@ -539,11 +540,11 @@ func (s *scenario) check(received []Received) Result {
 	}
 	r := Check(Input{
 		Sent: s.fake.Records(0), Conns: s.fake.Conns(), Received: received,
-		Intervals: ivs, Exclude: s.exclude, Killed: s.killed,
+		Intervals: ivs, Exclude: s.exclude, Killed: s.killed, Named: s.named,
 	})
 	f := &s.fig
 	f.Sent, f.Delivered, f.Lost, f.Duplicated = r.Sent, r.Delivered, r.LostConnected, r.Duplicated
-	f.InGap, f.Unreported, f.KilledInFlight = r.InGap, r.Unreported, r.KilledInFlight
+	f.InGap, f.Unreported, f.KilledInFlight, f.Named = r.InGap, r.Unreported, r.KilledInFlight, r.Named
 	f.GapSeconds, f.StallSeconds = GapSeconds(ivs, KindGap), GapSeconds(ivs, KindStall)
 	if len(s.insts) > 0 {
 		f.RSSBefore, f.RSSPeak, f.RSSAfter = s.insts[0].mon.rssFigures()
