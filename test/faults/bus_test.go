@@ -181,6 +181,7 @@ func TestFault04PubSubRestarted(t *testing.T) {
 		n := reader.Count()
 		return uint64(n) >= d.Bus.Acked, fmt.Sprintf("%d received, %d acknowledged", n, d.Bus.Acked)
 	})
+	reader.Stop() // before its emulator goes away
 	emu.Stop()
 	time.Sleep(outage)
 	emu.Start()
@@ -198,6 +199,7 @@ func TestFault04PubSubRestarted(t *testing.T) {
 		n := reader.Count()
 		return uint64(n) >= d.Bus.Acked, fmt.Sprintf("%d received, %d acknowledged", n, d.Bus.Acked)
 	})
+	reader.Stop()
 	res := s.check(reader.Received())
 	d := in.mustDebug()
 	s.fig.Note = fmt.Sprintf("acked %d, failure events %d, lost %d", d.Bus.Acked, d.Bus.Failures, d.Bus.Lost)

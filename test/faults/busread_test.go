@@ -125,7 +125,7 @@ func newPubSubReader(t *testing.T, addr string) *pubsubReader {
 	t.Helper()
 	r := &pubsubReader{t: t}
 	r.Reconnect(addr)
-	t.Cleanup(r.stop)
+	t.Cleanup(r.Stop)
 	return r
 }
 
@@ -133,7 +133,7 @@ func newPubSubReader(t *testing.T, addr string) *pubsubReader {
 // emulator at addr (a restarted emulator has neither) and receives again.
 func (r *pubsubReader) Reconnect(addr string) {
 	r.t.Helper()
-	r.stop()
+	r.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c, err := pubsub.NewClient(ctx, pubsubProject, option.WithEndpoint(addr), option.WithoutAuthentication(),
@@ -172,16 +172,23 @@ func (r *pubsubReader) Reconnect(addr string) {
 	}()
 }
 
-// stop stops receiving.
-func (r *pubsubReader) stop() {
+// Stop stops receiving. Call it while the emulator runs: the client's
+// Receive can hang on one that went away under an open stream (then Stop
+// gives up on it after 30 s, leaving its goroutines behind).
+func (r *pubsubReader) Stop() {
 	r.mu.Lock()
 	cancel, done, c := r.cancel, r.done, r.client
 	r.cancel, r.done, r.client = nil, nil, nil
 	r.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
+	if cancel == nil {
+		return
+	}
+	cancel()
+	select {
+	case <-done:
 		c.Close()
+	case <-time.After(30 * time.Second):
+		r.t.Logf("the Pub/Sub client's Receive did not return 30 s after its context ended")
 	}
 }
 

@@ -174,16 +174,21 @@ func TestFault08PingsUnanswered(t *testing.T) {
 	quiet, r := pick(12*time.Second, 60*time.Second), rate()
 	s := newScenario(t, "08", "server stops answering PING, keeps sending",
 		"no reconnect while lines come; one once they stop; lost 0, unreported 0", twitchtest.Config{}, "tcp", 3)
-	s.fig.Params = fmt.Sprintf("%.0f lines/s, then a line every 2.5 s for %v (keepalive %s)", r, quiet, pick("2 s + 1 s", "15 s + 5 s"))
+	s.fig.Params = fmt.Sprintf("%.0f lines/s, then a line every %s for %v (keepalive %s)", r, pick("2.2 s", "17 s"), quiet, pick("2 s + 2 s", "15 s + 5 s"))
 	bus, read := s.inProcessNATS()
-	in := s.start(shortKeepalive(s.env(bus)), true)
+	env := s.env(bus)
+	if !long {
+		env["IRC_PING_INTERVAL"], env["IRC_PONG_TIMEOUT"] = "2s", "2s"
+	}
+	in := s.start(env, true)
 	s.fake.MutePings(true)
 	s.generate(r, 3*time.Second)
-	// A line every 2.5 s: past the 2 s ping interval the service PINGs,
-	// and the next line, not the PONG, shows the connection is alive.
-	slow := 0.4
+	// A line every 2.2 s: past the 2 s ping interval the service PINGs,
+	// and the next line, 0.2 s later and well within the 2 s the PONG is
+	// waited for, shows the connection is alive.
+	slow := 1 / 2.2
 	if long {
-		slow = 1 / 17.0 // past the default 15 s
+		slow = 1 / 17.0 // past the default 15 s, within its 5 s
 	}
 	s.generate(slow, quiet)
 	d := in.mustDebug()
