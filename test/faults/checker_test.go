@@ -176,7 +176,7 @@ func TestTableAndSplice(t *testing.T) {
 		{ID: "13", Scenario: "kill", Version: "short", Lost: 0, KilledInFlight: 7, Recovery: -1},
 	}
 	tab := Table(figs)
-	for _, want := range []string{"| 02 | b | x\\|y | short: 5 s | 10 | 10 | 0 | 0 | 0 | 0 | 0.0 | 1.2 | 10–20–15 |", "0 (+7 killed in flight)", "**FAIL**"} {
+	for _, want := range []string{"| 02 | b | x\\|y | short: 5 s | 10 | 10 | 0 | 0 | 0 | 0 | 0.0 | 0.0 | 1.2 | 10–20–15 |", "0 (+7 killed in flight)", "**FAIL**"} {
 		if !strings.Contains(tab, want) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
 		}

@@ -117,8 +117,8 @@ func secs(s float64) string {
 // Table renders figures as the README's Markdown table.
 func Table(figs []Figure) string {
 	var b strings.Builder
-	b.WriteString("| # | scenario | expected | run | sent | delivered | lost | dup | unreported | in gap | gap s | recovery s | RSS MiB before–peak–after | figures | result |\n")
-	b.WriteString("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |\n")
+	b.WriteString("| # | scenario | expected | run | sent | delivered | lost | dup | unreported | in gap | gap s | stall s | recovery s | RSS MiB before–peak–after | figures | result |\n")
+	b.WriteString("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |\n")
 	for _, f := range figs {
 		result := "pass"
 		if !f.Pass {
@@ -135,9 +135,9 @@ func Table(figs []Figure) string {
 		if f.Named > 0 {
 			lost += fmt.Sprintf(" (+%d named undelivered)", f.Named)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %s | %d | %d | %d | %s | %s | %s–%s–%s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %s | %d | %d | %d | %s | %s | %s | %s–%s–%s | %s | %s |\n",
 			f.ID, cell(f.Scenario), cell(f.Expected), cell(run), f.Sent, f.Delivered, lost, f.Duplicated, f.Unreported, f.InGap,
-			secs(f.GapSeconds), secs(f.Recovery), mib(f.RSSBefore), mib(f.RSSPeak), mib(f.RSSAfter), cell(f.Note), result)
+			secs(f.GapSeconds), secs(f.StallSeconds), secs(f.Recovery), mib(f.RSSBefore), mib(f.RSSPeak), mib(f.RSSAfter), cell(f.Note), result)
 	}
 	return b.String()
 }

@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,7 +54,7 @@ func run() error {
 	flag.Parse()
 
 	if *render != "" {
-		return writeTable(*render, *readme)
+		return writeTable(*render, *readme, "")
 	}
 	root, err := moduleRoot()
 	if err != nil {
@@ -91,7 +92,7 @@ func run() error {
 	}
 	fmt.Fprintf(os.Stderr, "faults: go %s (in %s)\n", strings.Join(args, " "), root)
 	testErr := cmd.Run()
-	if err := writeTable(report, *readme); err != nil {
+	if err := writeTable(report, *readme, caption(root, *short, *race)); err != nil {
 		return errors.Join(testErr, err)
 	}
 	if testErr != nil {
@@ -110,9 +111,28 @@ func moduleRoot() (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// caption says which run the figures come from.
+func caption(root string, short, race bool) string {
+	version := "Long versions"
+	if short {
+		version = "Short versions (CI's)"
+	}
+	detector := "without"
+	if race {
+		detector = "with"
+	}
+	commit := "?"
+	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		commit = strings.TrimSpace(string(out))
+	}
+	return fmt.Sprintf("%s, run %s at commit %s, %s the race detector, on %d CPUs (`bench/cmd/faults`).",
+		version, time.Now().UTC().Format("2006-01-02"), commit, detector, runtime.NumCPU())
+}
+
 // writeTable prints the table of the figures in report and, unless readme
-// is empty, puts it between the README's markers.
-func writeTable(report, readme string) error {
+// is empty, puts it between the README's markers, after the caption if
+// there is one (-render keeps the one there).
+func writeTable(report, readme, caption string) error {
 	figs, err := faults.ReadFigures(report)
 	if err != nil {
 		return err
@@ -129,9 +149,28 @@ func writeTable(report, readme string) error {
 	if err != nil {
 		return err
 	}
+	if caption == "" {
+		caption = currentCaption(string(b))
+	}
+	if caption != "" {
+		table = caption + "\n\n" + table
+	}
 	text, err := faults.Splice(string(b), table)
 	if err != nil {
 		return fmt.Errorf("%s: %w", readme, err)
 	}
 	return os.WriteFile(readme, []byte(text), 0o644)
+}
+
+// currentCaption returns the caption line of the README's table, or "".
+func currentCaption(readme string) string {
+	_, after, ok := strings.Cut(readme, faults.BeginMarker+"\n")
+	if !ok {
+		return ""
+	}
+	line, _, _ := strings.Cut(after, "\n")
+	if strings.HasPrefix(line, "|") || strings.HasPrefix(line, "<!--") {
+		return ""
+	}
+	return line
 }
