@@ -27,12 +27,15 @@
 // connection (and to no other) reached the bus: it had the line and lost
 // it. A reported gap is an interval the service reported for the line's
 // channel: a gap (/_debug/twitch recentGaps and openGaps, the "gap closed"
-// log) or a stall (reading stopped while the bus held the reader back).
-// Its start is moved earlier by the service's read lag on the line's
-// connection (how long after the server wrote it the service read the last
-// line it delivered before this one), plus 1 ms for the envelope time's
-// precision: a line the server wrote just before the service stopped
-// reading, still in the socket's buffers, is inside the gap.
+// log) or a stall (reading stopped while the bus held the reader back). A
+// line is inside one when the interval holds the time the server wrote it,
+// or when the interval lasts past that time and began by the time the
+// service stopped reading the line's connection, give or take Notice: the
+// earlier of when it read the last line it delivered from the connection
+// before this one (or the connection's opening, if none) and when the
+// connection ended. What was still in the socket's buffers when reading
+// stopped is inside the gap; a gap stamped when the loss was noticed
+// seconds later, after a stall or a silence, is not.
 //
 // A scenario that kills the service (SIGKILL) names a kill time: a line
 // not received from the unread end of a connection that the kill ended is
@@ -146,6 +149,13 @@ type receipt struct {
 	read time.Time // the earliest envelope time
 }
 
+// Notice is how long after reading stopped a reported gap may begin and
+// still cover what was in flight: the time the service takes to see that
+// a connection it reads has ended (a goroutine waking on a busy machine),
+// plus the envelope time's millisecond precision. A service held back by
+// its bus for seconds, or waiting out a keepalive, is far past it.
+const Notice = 100 * time.Millisecond
+
 // Check classifies every id of in.Sent.
 func Check(in Input) Result {
 	res := Result{Examples: map[Class][]string{}, Classes: map[string]Class{}, Envelopes: len(in.Received)}
@@ -170,42 +180,52 @@ func Check(in Input) Result {
 		}
 		byID[s.ID] = append(byID[s.ID], i)
 	}
-	// Per record: the read lag before it on its connection; per
+	ended, opened := map[uint64]time.Time{}, map[uint64]time.Time{}
+	for _, c := range in.Conns {
+		opened[c.Client] = c.Opened
+		if !c.Ended.IsZero() {
+			ended[c.Client] = c.Ended
+		}
+	}
+	// Per record: when the service stopped reading before it (it read the
+	// last line it delivered from the connection before this one); per
 	// connection: the last place read past (a delivered line sent to it
 	// alone).
-	lag := make([]time.Duration, len(in.Sent))
-	lastLag := map[uint64]time.Duration{}
+	stopped := make([]time.Time, len(in.Sent))
+	lastRead := map[uint64]time.Time{}
 	readPast := map[uint64]int{}
 	for i, s := range in.Sent {
-		lag[i] = lastLag[s.Client]
+		if t, ok := lastRead[s.Client]; ok {
+			stopped[i] = t
+		} else {
+			stopped[i] = opened[s.Client]
+		}
 		p := recv[s.ID]
 		if p == nil {
 			continue
 		}
-		if d := p.read.Sub(s.At); d > 0 {
-			lastLag[s.Client] = d
-		} else {
-			lastLag[s.Client] = 0
-		}
+		lastRead[s.Client] = p.read
 		if len(byID[s.ID]) == 1 && s.Seq+1 > readPast[s.Client] {
 			readPast[s.Client] = s.Seq + 1 // places below are read past
-		}
-	}
-	ended := map[uint64]time.Time{}
-	for _, c := range in.Conns {
-		if !c.Ended.IsZero() {
-			ended[c.Client] = c.Ended
 		}
 	}
 	byChannel := map[string][]Interval{}
 	for _, iv := range in.Intervals {
 		byChannel[iv.Channel] = append(byChannel[iv.Channel], iv)
 	}
-	covered := func(s twitchtest.Record, lag time.Duration) (bool, bool) {
+	covered := func(s twitchtest.Record, stopped time.Time) (bool, bool) {
+		if at, ok := ended[s.Client]; ok && (stopped.IsZero() || at.Before(stopped)) {
+			stopped = at
+		}
 		gap, stall := false, false
 		for _, ch := range []string{s.Channel, ""} {
 			for _, iv := range byChannel[ch] {
-				if !s.At.Before(iv.From.Add(-lag-time.Millisecond)) && !s.At.After(iv.To.Add(time.Millisecond)) {
+				if s.At.After(iv.To.Add(time.Millisecond)) {
+					continue
+				}
+				inside := !s.At.Before(iv.From.Add(-time.Millisecond))
+				fromStop := !stopped.IsZero() && !iv.From.After(stopped.Add(Notice))
+				if inside || fromStop {
 					if iv.Kind == KindStall {
 						stall = true
 					} else {
@@ -260,7 +280,7 @@ func Check(in Input) Result {
 				class, detail = LostConnected, describe(i, "a later line of the same connection reached the bus")
 				break
 			}
-			gap, stall := covered(s, lag[i])
+			gap, stall := covered(s, stopped[i])
 			if gap || stall {
 				inGap = true
 				stallOnly = stall && !gap

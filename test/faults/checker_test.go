@@ -59,7 +59,7 @@ func TestCheckClasses(t *testing.T) {
 			Received:  []Received{got("a", 11)}, // read lag 1 ms
 			Intervals: []Interval{{Channel: "c", From: at(3500), To: at(9000), Kind: KindGap}},
 		}, map[string]Class{"b": Unreported}},
-		{"gap start moved back by the read lag", Input{
+		{"a gap from when reading stopped covers the backlog", Input{
 			Sent:      []twitchtest.Record{line("a", 1, 0, 1000), line("b", 1, 1, 1100)},
 			Conns:     ended,
 			Received:  []Received{got("a", 1300)}, // read 300 ms after it was written
@@ -71,6 +71,37 @@ func TestCheckClasses(t *testing.T) {
 			Received:  []Received{got("a", 1300)},
 			Intervals: []Interval{{Channel: "c", From: at(1600), To: at(9000), Kind: KindGap}},
 		}, map[string]Class{"b": Unreported, "x": Unreported}},
+		{"a gap from when the loss was noticed does not", Input{
+			Sent:      []twitchtest.Record{line("a", 1, 0, 1000), line("b", 1, 1, 1300), line("c", 1, 2, 4600)},
+			Conns:     ended,
+			Received:  []Received{got("a", 1001)},
+			Intervals: []Interval{{Channel: "c", From: at(4500), To: at(9000), Kind: KindGap}}, // 3.5 s after reading stopped
+		}, map[string]Class{"b": Unreported, "c": InGap}},
+		{"reading from a buffer after the connection ended", Input{
+			// The reader, held back, parsed what it had buffered after its
+			// connection was gone: reading the socket stopped by the end.
+			Sent:      []twitchtest.Record{line("a", 1, 0, 1000), line("b", 1, 1, 1300)},
+			Conns:     []twitchtest.ConnRecord{{Client: 1, Opened: at(0), Ended: at(4000)}},
+			Received:  []Received{got("a", 4240)},
+			Intervals: []Interval{{Channel: "c", From: at(4245), To: at(9000), Kind: KindGap}},
+		}, map[string]Class{"b": Unreported}},
+		{"noticed within Notice of the end", Input{
+			Sent:      []twitchtest.Record{line("a", 1, 0, 3990), line("b", 1, 1, 3995)},
+			Conns:     []twitchtest.ConnRecord{{Client: 1, Opened: at(0), Ended: at(4000)}},
+			Received:  []Received{got("a", 3991)},
+			Intervals: []Interval{{Channel: "c", From: at(4050), To: at(9000), Kind: KindGap}},
+		}, map[string]Class{"b": InGap}},
+		{"a connection that delivered nothing: from its opening", Input{
+			Sent:  []twitchtest.Record{line("a", 2, 0, 1200), line("b", 3, 0, 1200)},
+			Conns: []twitchtest.ConnRecord{{Client: 2, Opened: at(1000), Ended: at(5000)}, {Client: 3, Opened: at(1000), Ended: at(5000)}},
+			Intervals: []Interval{{Channel: "c", From: at(900), To: at(1100), Kind: KindGap}, // over before a was written
+				{Channel: "other", From: at(1000), To: at(9000), Kind: KindGap}},
+		}, map[string]Class{"a": Unreported, "b": Unreported}},
+		{"a connection that delivered nothing, gap from its opening", Input{
+			Sent:      []twitchtest.Record{line("a", 2, 0, 1200)},
+			Conns:     []twitchtest.ConnRecord{{Client: 2, Opened: at(1000), Ended: at(5000)}},
+			Intervals: []Interval{{Channel: "c", From: at(1000), To: at(5000), Kind: KindGap}},
+		}, map[string]Class{"a": InGap}},
 		{"stall only", Input{
 			Sent:      []twitchtest.Record{line("a", 1, 0, 4000)},
 			Intervals: []Interval{{Channel: "c", From: at(3000), To: at(5000), Kind: KindStall}},
@@ -119,10 +150,10 @@ func TestCheckClasses(t *testing.T) {
 func TestCheckCounts(t *testing.T) {
 	r := Check(Input{
 		Sent: []twitchtest.Record{line("a", 1, 0, 10), line("b", 1, 1, 20), line("c", 1, 2, 30), line("d", 1, 3, 40),
-			line("x", 1, 4, 50), line("y", 1, 5, 60)},
-		Conns:     []twitchtest.ConnRecord{{Client: 1, Ended: at(100)}},
+			line("x", 1, 4, 50), line("y", 1, 5, 600)},
+		Conns:     []twitchtest.ConnRecord{{Client: 1, Ended: at(1000)}},
 		Received:  []Received{got("a", 11), got("a", 12), got("c", 31), got("zzz", 1)},
-		Intervals: []Interval{{Channel: "c", From: at(55), To: at(70), Kind: KindStall}},
+		Intervals: []Interval{{Channel: "c", From: at(550), To: at(700), Kind: KindStall}},
 		Exclude:   map[string]bool{"d": true},
 	})
 	want := Result{Sent: 5, Delivered: 1, Duplicated: 1, LostConnected: 1, InGap: 1, StallOnly: 1, Unreported: 1, Excluded: 1, Unexpected: 1, Envelopes: 4}
