@@ -507,7 +507,7 @@ func (s *scenario) settle() {
 		pending        int
 	}
 	for _, in := range s.insts {
-		if in.p.ExitedAt() != (time.Time{}) {
+		if !in.p.ExitedAt().IsZero() {
 			continue
 		}
 		var prev mark
