@@ -26,10 +26,8 @@ type Emulator struct {
 	proc *testenv.Process
 }
 
+// gcloudRoot is where gcloud's emulators live, as gcloud itself says.
 var gcloudRoot = sync.OnceValue(func() string {
-	if d := os.Getenv("CLOUDSDK_ROOT_DIR"); d != "" {
-		return d
-	}
 	out, err := exec.Command("gcloud", "info", "--format=value(installation.sdk_root)").Output()
 	if err != nil {
 		return ""
