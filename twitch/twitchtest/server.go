@@ -60,6 +60,19 @@ type Config struct {
 	// MaxQueue is the most lines queued for one client; Send waits while
 	// the queue is full (backpressure on Generate). Default 8192.
 	MaxQueue int
+	// DropQueue, when positive, is the most lines queued for one client
+	// before the server drops it, as Twitch drops a reader that falls
+	// behind: a Send to a client whose queue holds DropQueue lines closes
+	// the connection instead of waiting. It takes effect below MaxQueue.
+	DropQueue int
+	// SendBuffer, when positive, sets the kernel send buffer of each
+	// accepted connection (SO_SNDBUF) in bytes, so that a client that
+	// stops reading fills the server's queue sooner.
+	SendBuffer int
+	// Record keeps a record of every PRIVMSG written to a client (Records)
+	// and of every connection (Conns). Writes go out in pieces of at most
+	// 64 lines, so that each record's time is the time of its own write.
+	Record bool
 }
 
 // Stats counts what the server saw.
@@ -70,6 +83,7 @@ type Stats struct {
 	Joins         int // channels in JOIN commands
 	JoinKicks     int // clients dropped for exceeding the JOIN limit
 	PingTimeouts  int // clients dropped for not answering PING
+	SlowDrops     int // clients dropped for a queue over Config.DropQueue
 	Pongs         int // PONGs received
 	Pings         int // PINGs received from clients
 	Privmsgs      int // PRIVMSGs sent by Generate and Broadcast (per client)
@@ -95,6 +109,8 @@ type Server struct {
 	nextMsg     uint64 // generated messages
 	closed      bool
 	wg          sync.WaitGroup
+	rec         recorder // Config.Record
+	mutePings   bool     // PINGs of clients go unanswered
 }
 
 // NewServer returns a server; it listens once Listen or ListenPipe is
@@ -200,6 +216,9 @@ func (s *Server) Serve(l net.Listener, proto string) error {
 	}
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
+	if s.cfg.SendBuffer > 0 {
+		l = sendBufferListener{l, s.cfg.SendBuffer}
+	}
 	switch proto {
 	case "tcp", "tls":
 		s.wg.Add(1)
@@ -401,6 +420,9 @@ type Client struct {
 	lastPong   time.Time
 	done       chan struct{}
 	black      chan struct{} // closed when blackhole ends or the client closes
+	cut        bool          // CutMidLine took the connection over
+
+	wmu sync.Mutex // serialises writes to c.c
 }
 
 func (s *Server) serveConn(c conn) {
@@ -417,6 +439,9 @@ func (s *Server) serveConn(c conn) {
 	cl.black = make(chan struct{})
 	s.clients[cl] = struct{}{}
 	s.stats.Connections++
+	if s.cfg.Record {
+		s.rec.opened(cl.id, time.Now())
+	}
 	s.wg.Add(2)
 	s.mu.Unlock()
 	go cl.readLoop()
@@ -481,6 +506,12 @@ func (c *Client) Send(line string) { c.SendRaw([]byte(line)) }
 func (c *Client) SendRaw(line []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if d := c.s.cfg.DropQueue; d > 0 && len(c.queue) >= d && !c.closed && !c.blackhole {
+		c.mu.Unlock()
+		c.dropSlow(d)
+		c.mu.Lock()
+		return
+	}
 	for len(c.queue) >= c.s.cfg.MaxQueue && !c.closed && !c.blackhole {
 		c.cond.Wait()
 	}
@@ -502,16 +533,24 @@ func (c *Client) Part(channel string) {
 }
 
 // Close closes the connection at once.
-func (c *Client) Close() {
+func (c *Client) Close() { c.closeBy(EndServer, "closed by the server") }
+
+// closeBy closes the connection at once; by and reason go into its
+// ConnRecord.
+func (c *Client) closeBy(by, reason string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
 	}
 	c.closed = true
+	unsent := len(c.queue)
 	c.cond.Broadcast()
 	close(c.black)
 	c.mu.Unlock()
+	if c.s.cfg.Record {
+		c.s.rec.ended(c.id, time.Now(), by, reason, unsent)
+	}
 	c.c.close()
 	c.s.mu.Lock()
 	delete(c.s.clients, c)
@@ -555,7 +594,7 @@ func (c *Client) writeLoop() {
 	defer c.s.wg.Done()
 	for {
 		c.mu.Lock()
-		for (len(c.queue) == 0 || c.blackhole) && !c.closed {
+		for (len(c.queue) == 0 || c.blackhole || c.cut) && !c.closed {
 			c.cond.Wait()
 		}
 		if c.closed {
@@ -567,12 +606,12 @@ func (c *Client) writeLoop() {
 		c.writing = true
 		c.cond.Broadcast()
 		c.mu.Unlock()
-		err := c.c.write(batch)
+		err := c.writeBatch(batch)
 		c.mu.Lock()
 		c.writing = false
 		c.mu.Unlock()
 		if err != nil {
-			c.Close()
+			c.closeBy(EndClient, "write: "+err.Error())
 			return
 		}
 	}
@@ -603,7 +642,7 @@ func (c *Client) pingLoop() {
 			c.s.mu.Lock()
 			c.s.stats.PingTimeouts++
 			c.s.mu.Unlock()
-			c.Close()
+			c.closeBy(EndServer, "ping timeout")
 			return
 		}
 	}
@@ -622,6 +661,7 @@ func (c *Client) readLoop() {
 			continue
 		}
 		if err != nil {
+			c.closeBy(EndClient, "read: "+err.Error())
 			return
 		}
 		if !c.waitBlackhole() {
@@ -671,7 +711,11 @@ func (c *Client) handle(m *ircv3.Message) bool {
 	case "PING":
 		s.mu.Lock()
 		s.stats.Pings++
+		mute := s.mutePings
 		s.mu.Unlock()
+		if mute {
+			return true
+		}
 		c.Send(":tmi.twitch.tv PONG tmi.twitch.tv :" + string(m.Trailing()))
 	case "PONG":
 		c.mu.Lock()
@@ -705,6 +749,7 @@ func (c *Client) handle(m *ircv3.Message) bool {
 			c.Send(fmt.Sprintf(":%s!%s@%s.tmi.twitch.tv PART #%s", login, login, login, ch))
 		}
 	case "QUIT":
+		c.closeBy(EndClient, "QUIT")
 		return false
 	}
 	return true
@@ -781,7 +826,7 @@ func (c *Client) flushAndClose() {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(10 * time.Millisecond)
-		c.Close()
+		c.closeBy(EndServer, "login failed")
 	}()
 }
 
@@ -804,6 +849,7 @@ func (c *Client) join(ch string) bool {
 		if len(ts) > s.cfg.JoinLimit {
 			s.stats.JoinKicks++
 			s.mu.Unlock()
+			c.closeBy(EndServer, "JOIN limit exceeded")
 			return false
 		}
 	}
@@ -921,6 +967,8 @@ func (wc *wsConn) close() { wc.c.CloseNow() }
 // queue and the framing (TCP and TLS: raw bytes; WebSocket: one message).
 // It is for malformed input: a line without a newline, a huge line.
 func (c *Client) WriteRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	switch cc := c.c.(type) {
 	case *streamConn:
 		_, err := cc.c.Write(b)
