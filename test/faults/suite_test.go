@@ -95,7 +95,10 @@ func newScenario(t *testing.T, id, what, expected string, cfg twitchtest.Config,
 }
 
 // env returns the service's environment for this scenario: the fake
-// server, the channels, a free HTTP port, fast reconnects; extra wins.
+// server, the channels, a free HTTP port, fast reconnects, and no outbox:
+// these scenarios hold the publisher's memory path to the promise (the
+// outbox in front of nats and pubsub absorbs a bus outage on disk, and has
+// tests of its own); extra wins.
 func (s *scenario) env(extra map[string]string) map[string]string {
 	e := map[string]string{
 		"TWITCH_IRC_URL":           s.ircURL,
@@ -103,6 +106,7 @@ func (s *scenario) env(extra map[string]string) map[string]string {
 		"PORT":                     "0",
 		"IRC_RECONNECT_INITIAL_MS": "100",
 		"IRC_RECONNECT_MAX_MS":     "2000",
+		"OUTBOX":                   "off",
 	}
 	for k, v := range extra {
 		if v == "" {
