@@ -1,0 +1,87 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestTimesRoundTrip(t *testing.T) {
+	ts := []int64{1, 1700000000000000000, -5}
+	if got := parseTimes(formatTimes(ts)); len(got) != 3 || got[0] != 1 || got[1] != ts[1] || got[2] != -5 {
+		t.Errorf("parseTimes(formatTimes(%v)) = %v", ts, got)
+	}
+	if got := parseTimes([]byte("12 x 13")); len(got) != 2 {
+		t.Errorf("parseTimes with a bad field = %v, want the two numbers", got)
+	}
+}
+
+// TestBudgetShared takes JOINs from three Budgets on one key concurrently:
+// together they never take more than the rate in any window.
+func TestBudgetShared(t *testing.T) {
+	nc := startNATSCluster(t, 3)
+	js, _ := jetstream.New(nc.connect())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "budget_test", Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rate, window, total = 10, 500 * time.Millisecond, 45
+	var mu sync.Mutex
+	var ts []time.Time
+	var wg sync.WaitGroup
+	var budgets []*Budget
+	for range 3 {
+		js, _ := jetstream.New(nc.connect())
+		kv, err := js.KeyValue(ctx, "budget_test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBudget(kv, "Bot", rate, window, 150*time.Millisecond)
+		budgets = append(budgets, b)
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				done := len(ts) >= total
+				mu.Unlock()
+				if done {
+					return
+				}
+				n, err := b.Take(ctx, 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				now := time.Now()
+				mu.Lock()
+				for range n {
+					ts = append(ts, now)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if got := maxInWindow(ts, window); got > rate {
+		t.Errorf("%d JOINs in one %v window, rate %d", got, window, rate)
+	}
+	var st BudgetStats
+	for _, b := range budgets {
+		s := b.Stats()
+		st.Taken += s.Taken
+		st.Waits += s.Waits
+		st.Conflicts += s.Conflicts
+	}
+	t.Logf("3 takers: %+v", st)
+	if st.Taken != uint64(len(ts)) {
+		t.Errorf("Taken %d, want %d", st.Taken, len(ts))
+	}
+	// The key is the account's, lowercased.
+	if _, err := kv.Get(ctx, "account.bot"); err != nil {
+		t.Errorf("budget key: %v", err)
+	}
+}

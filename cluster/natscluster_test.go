@@ -1,0 +1,169 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// natsCluster is a cluster of JetStream nodes running in the test process,
+// routed to one another on loopback.
+type natsCluster struct {
+	t     *testing.T
+	opts  []*server.Options
+	nodes []*server.Server // nil when stopped
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// startNATSCluster starts n JetStream nodes in one cluster and waits until
+// JetStream has a meta leader. They are stopped when the test ends.
+func startNATSCluster(t *testing.T, n int) *natsCluster {
+	t.Helper()
+	c := &natsCluster{t: t}
+	routePorts := freePorts(t, n)
+	clientPorts := freePorts(t, n)
+	var routes []string
+	for _, p := range routePorts {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	dir := t.TempDir()
+	for i := range n {
+		o := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1),
+			Host:       "127.0.0.1",
+			Port:       clientPorts[i],
+			JetStream:  true,
+			StoreDir:   filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
+			NoLog:      true,
+			NoSigs:     true,
+			Cluster: server.ClusterOpts{
+				Name: "c1",
+				Host: "127.0.0.1",
+				Port: routePorts[i],
+			},
+			Routes: server.RoutesFromStr(strings.Join(routes, ",")),
+		}
+		c.opts = append(c.opts, o)
+		c.nodes = append(c.nodes, nil)
+		c.start(i)
+	}
+	t.Cleanup(func() {
+		for i := range c.nodes {
+			c.stop(i)
+		}
+	})
+	c.waitJetStream()
+	return c
+}
+
+func (c *natsCluster) start(i int) {
+	c.t.Helper()
+	s, err := server.NewServer(c.opts[i])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		c.t.Fatalf("nats node %d not ready", i+1)
+	}
+	c.nodes[i] = s
+}
+
+// stop shuts node i down (a crash, as far as the others can tell: its
+// routes and clients drop).
+func (c *natsCluster) stop(i int) {
+	if s := c.nodes[i]; s != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+		c.nodes[i] = nil
+	}
+}
+
+// url returns the client URLs of every node, for a client that fails over.
+func (c *natsCluster) url() string {
+	var us []string
+	for _, o := range c.opts {
+		us = append(us, fmt.Sprintf("nats://127.0.0.1:%d", o.Port))
+	}
+	return strings.Join(us, ",")
+}
+
+// waitJetStream waits until a JetStream request succeeds through the
+// cluster.
+func (c *natsCluster) waitJetStream() {
+	c.t.Helper()
+	nc := c.connect()
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := js.AccountInfo(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("JetStream not available in the cluster: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// connect returns a client connection that fails over between the nodes
+// and never gives up; closed when the test ends.
+func (c *natsCluster) connect() *nats.Conn {
+	c.t.Helper()
+	nc, err := nats.Connect(c.url(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.RetryOnFailedConnect(true), nats.ReconnectBufSize(-1),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if testing.Verbose() {
+				subj := ""
+				if sub != nil {
+					subj = sub.Subject
+				}
+				c.t.Logf("nats async error on %q: %v", subj, err)
+			}
+		}))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(nc.Close)
+	return nc
+}
+
+// streamLeader returns the index of the node leading stream, or -1.
+func (c *natsCluster) streamLeader(stream string) int {
+	for i, s := range c.nodes {
+		if s != nil && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+			return i
+		}
+	}
+	return -1
+}
