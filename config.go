@@ -70,6 +70,14 @@ type config struct {
 	typePrefix              string
 	finalizationDestination string
 
+	// cluster
+	clusterMode       string
+	clusterReplicas   int
+	clusterInstance   string
+	clusterLeaseTTL   time.Duration
+	clusterName       string
+	clusterKVReplicas int
+
 	// service
 	port            int
 	logLevel        string
@@ -136,6 +144,22 @@ func newSettings(c *config) *settings {
 	s.str(&c.typePrefix, "ENVELOPE_TYPE_PREFIX", "type-prefix", envelope.DefaultTypePrefix, "prefix of the envelope type")
 	s.str(&c.finalizationDestination, "FINALIZATION_DESTINATION", "finalization-destination", "internal.finalizer.v1", "the envelope's finalizationDestination")
 
+	// Cluster.
+	s.oneOf(&c.clusterMode, "CLUSTER", "cluster", "off", "share the channels among instances through NATS JetStream key-value buckets (NATS_URL, NATS_CREDS, NATS_TOKEN, NATS_TLS_*); off: one instance reads every channel", "off", "nats")
+	s.integer(&c.clusterReplicas, "CLUSTER_REPLICAS", "cluster-replicas", "2", "instances that read each channel (2 rides out a crash without a gap)", 1, 10)
+	s.str(&c.clusterInstance, "CLUSTER_INSTANCE_ID", "cluster-instance-id", "", "this instance's id in the cluster; default the host name and a random suffix")
+	s.duration(&c.clusterLeaseTTL, "CLUSTER_LEASE_TTL", "cluster-lease-ttl", "10s", "how long an instance that stopped heartbeating keeps its channels before the others take them", time.Second, 10*time.Minute)
+	s.add("CLUSTER_NAME", "cluster-name", "ingress", "prefix of the cluster's key-value buckets: instances with the same name on one NATS account form one cluster", func(v string) error {
+		for _, r := range v {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+				return fmt.Errorf("%q: letters, digits, '_' and '-' only", v)
+			}
+		}
+		c.clusterName = v
+		return nil
+	})
+	s.integer(&c.clusterKVReplicas, "CLUSTER_KV_REPLICAS", "cluster-kv-replicas", "0", "NATS nodes that store each cluster bucket when it is created; 0: 3 in a NATS cluster, else 1", 0, 5)
+
 	// Service.
 	s.integer(&c.port, "PORT", "port", "8080", "HTTP port (Cloud Run sets it)", 0, 65535)
 	s.oneOf(&c.logLevel, "LOG_LEVEL", "log-level", "info", "log level", "debug", "info", "warn", "error")
@@ -181,6 +205,16 @@ func (c *config) check(getenv func(string) string) []string {
 	}
 	if c.outbox == "disk" && c.busDriver != "nats" && c.busDriver != "nats-core" && c.busDriver != "pubsub" {
 		p = append(p, "  OUTBOX=disk is for the nats, nats-core and pubsub drivers; "+c.busDriver+" needs none (set OUTBOX=auto or off)")
+	}
+	if c.clusterMode == "nats" {
+		if c.busDriver == "embedded" {
+			p = append(p, "  CLUSTER=nats with MESSAGE_BUS_DRIVER=embedded: each instance would have its own stream; use a shared bus (nats, pubsub)")
+		}
+		if c.busDriver != "nats" && c.busDriver != "nats-core" {
+			if err := natsbus.CheckURL(c.natsURL); err != nil {
+				p = append(p, "  NATS_URL (CLUSTER=nats): "+err.Error())
+			}
+		}
 	}
 	if c.busDriver == "pubsub" && c.pubsubProject == "" && getenv("GOOGLE_CLOUD_PROJECT") == "" {
 		p = append(p, "  MESSAGE_BUS_DRIVER=pubsub needs PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT")

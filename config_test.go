@@ -141,6 +141,9 @@ func TestConfigProblems(t *testing.T) {
 		{"nats url scheme", nil, map[string]string{"MESSAGE_BUS_DRIVER": "nats-core", "NATS_URL": "http://h:4222"}, []string{"NATS_URL", `"http"`}},
 		{"bad channel", nil, map[string]string{"TWITCH_CHANNELS": "good,bad one"}, []string{"TWITCH_CHANNELS", `"bad one"`}},
 		{"outbox for a local bus", nil, map[string]string{"OUTBOX": "disk", "MESSAGE_BUS_DRIVER": "stdout"}, []string{"OUTBOX=disk", "stdout"}},
+		{"cluster with the embedded bus", nil, map[string]string{"CLUSTER": "nats"}, []string{"CLUSTER=nats", "MESSAGE_BUS_DRIVER=embedded"}},
+		{"cluster nats url", nil, map[string]string{"CLUSTER": "nats", "MESSAGE_BUS_DRIVER": "stdout", "NATS_URL": "http://h:4222"}, []string{"NATS_URL", "CLUSTER=nats"}},
+		{"cluster name", nil, map[string]string{"CLUSTER_NAME": "a.b"}, []string{"CLUSTER_NAME", "letters"}},
 		{"unknown flag", []string{"--no-such-flag"}, nil, nil},
 		{"stray argument", []string{"--port", "9000", "extra"}, nil, nil},
 	} {

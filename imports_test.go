@@ -68,6 +68,16 @@ func TestImportRules(t *testing.T) {
 			t.Errorf("%s depends on the test harness (test/...)", pkg)
 		}
 	}
+	// The cluster coordinator drives a reader through its own small
+	// interface and talks to NATS itself: none of our packages.
+	for _, d := range deps["cluster"] {
+		if first, _, _ := strings.Cut(d, "/"); !strings.Contains(first, ".") {
+			t.Errorf("cluster depends on %s: it imports no package of the service", d)
+		}
+	}
+	if _, ok := deps["cluster"]; !ok {
+		t.Error("cluster: not listed by go list")
+	}
 	for pkg, ds := range deps {
 		if !strings.HasPrefix(pkg, "twitch") {
 			continue

@@ -111,6 +111,9 @@ func (svc *service) metrics(w io.Writer) {
 	if !as.ExpiresAt.IsZero() {
 		m.Gauge("ingress_credentials_expiry_timestamp_seconds", "When the access token expires.", float64(as.ExpiresAt.Unix()))
 	}
+	if svc.coord != nil {
+		svc.clusterMetrics(m)
+	}
 	writeRuntimeMetrics(m)
 	b := currentBuild()
 	m.Gauge("ingress_build_info", "Build information: version, VCS revision, its time and dirty flag, Go release.", 1,

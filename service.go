@@ -12,7 +12,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/ingress-egress/ingress-egress/bus"
+	"github.com/ingress-egress/ingress-egress/cluster"
 	"github.com/ingress-egress/ingress-egress/server"
 	"github.com/ingress-egress/ingress-egress/twitch"
 )
@@ -51,13 +55,21 @@ type service struct {
 	cancel   context.CancelFunc // ends the manager's and the credentials' Run
 	done     chan struct{}      // closed when the manager's Run returns
 	authDone chan struct{}      // closed when the credentials' Run returns
+
+	// CLUSTER=nats only: the coordinator that decides which channels this
+	// instance reads, on its own NATS connection.
+	coord     *cluster.Coordinator
+	clusterNC *nats.Conn
+	clusterJS jetstream.JetStream
+	coordDone chan struct{} // closed when the coordinator's Run returns
+	cfg       *config
 }
 
 // startService builds and starts the service: the pipeline, the
 // credentials, the connection manager and the HTTP server. On an error
 // everything started is stopped again.
 func startService(ctx context.Context, c *config, getenv func(string) string, stdout io.Writer, log *slog.Logger) (_ *service, err error) {
-	svc := &service{log: log, done: make(chan struct{}), authDone: make(chan struct{})}
+	svc := &service{log: log, done: make(chan struct{}), authDone: make(chan struct{}), cfg: c}
 	if svc.pipeline, err = newPipeline(ctx, c, getenv, stdout, log); err != nil {
 		return nil, err
 	}
@@ -66,21 +78,33 @@ func startService(ctx context.Context, c *config, getenv func(string) string, st
 			if svc.auth != nil {
 				svc.auth.Close()
 			}
+			if svc.clusterNC != nil {
+				svc.clusterNC.Close()
+			}
 			svc.pipeline.close()
 		}
 	}()
 	if svc.auth, err = newCredentials(ctx, c, log.With("component", "credentials")); err != nil {
 		return nil, err
 	}
-	if svc.mgr, err = twitch.New(c.twitchOptions(svc.auth, svc.ingest, log)); err != nil {
+	topts := c.twitchOptions(svc.auth, svc.ingest, log)
+	if c.clusterMode == "nats" {
+		topts.Channels = nil // the coordinator adds the channels this instance owns
+	}
+	if svc.mgr, err = twitch.New(topts); err != nil {
 		return nil, err
+	}
+	if c.clusterMode == "nats" {
+		if err = svc.startCluster(c); err != nil {
+			return nil, err
+		}
 	}
 	addr, err := svc.serveHTTP(c)
 	if err != nil {
 		return nil, err
 	}
 	svc.run()
-	if len(c.channels) == 0 {
+	if len(c.channels) == 0 && svc.coord == nil {
 		log.Warn("no channels configured: set TWITCH_CHANNELS or POST /_admin/channels; staying up")
 	}
 	log.Info("started", "http", addr.String(), "channels", len(c.channels), "bus", c.busDriver,
@@ -90,17 +114,25 @@ func startService(ctx context.Context, c *config, getenv func(string) string, st
 
 // serveHTTP starts the HTTP server and returns the address it listens on.
 func (svc *service) serveHTTP(c *config) (net.Addr, error) {
+	ready := map[string]server.Readiness{
+		"twitch":      svc.mgr,
+		"bus":         svc.pub,
+		"credentials": svc.auth,
+	}
+	var admin server.ChannelAdmin = svc.mgr
+	if svc.coord != nil {
+		// Ready when the channels this instance owns are joined; the
+		// admin API writes the wanted set every instance watches.
+		ready["cluster"] = svc.coord
+		admin = svc.coord
+	}
 	svc.http = server.New(server.Options{
-		Addr: net.JoinHostPort("", strconv.Itoa(c.port)),
-		Ready: map[string]server.Readiness{
-			"twitch":      svc.mgr,
-			"bus":         svc.pub,
-			"credentials": svc.auth,
-		},
+		Addr:       net.JoinHostPort("", strconv.Itoa(c.port)),
+		Ready:      ready,
 		Live:       svc.live,
 		Debug:      svc.debug,
 		Metrics:    svc.metrics,
-		Channels:   svc.mgr,
+		Channels:   admin,
 		AdminToken: c.adminToken,
 		Logger:     svc.log.With("component", "http"),
 	})
@@ -132,6 +164,9 @@ func (svc *service) run() {
 			svc.log.Error("twitch manager stopped", "error", err.Error())
 		}
 	}()
+	if svc.coord != nil {
+		svc.runCluster(ctx, svc.cfg)
+	}
 }
 
 // closeGrace is how long shutdown waits past its deadline for the bus
@@ -139,13 +174,24 @@ func (svc *service) run() {
 const closeGrace = 500 * time.Millisecond
 
 // shutdown stops the service in reverse order within timeout: readiness
-// false at once, reading stops, the bus drains, then HTTP stops. It returns
+// false at once, in cluster mode the channels handed over to the other
+// instances, reading stops, the bus drains, then HTTP stops. It returns
 // the exit code.
 func (svc *service) shutdown(timeout time.Duration) int {
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
 	svc.http.SetDraining()
+	if svc.coord != nil {
+		// Three quarters of the time for the handover (make-before-break:
+		// the new owners join before this instance stops reading), the rest
+		// for draining what was read meanwhile.
+		svc.step("cluster handover", func() { svc.leaveCluster(start.Add(timeout * 3 / 4)) })
+	}
 	svc.step("stop reading", func() { svc.stopReading(deadline) })
 	svc.step("drain bus", func() { svc.drainBus(deadline) })
+	if svc.clusterNC != nil {
+		svc.clusterNC.Close()
+	}
 	svc.step("stop http", func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -239,6 +285,9 @@ func (svc *service) debug() any {
 		// "remote": "degraded" while the outbox holds messages back from a
 		// remote bus that is down or failing (the service stays ready).
 		d["outbox"] = svc.outbox.Stats()
+	}
+	if svc.coord != nil {
+		d["cluster"] = svc.coord.Status()
 	}
 	return d
 }

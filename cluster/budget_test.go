@@ -85,3 +85,20 @@ func TestBudgetShared(t *testing.T) {
 		t.Errorf("budget key: %v", err)
 	}
 }
+
+func TestDuplicateWindow(t *testing.T) {
+	nc := startNATSCluster(t, 1)
+	js, _ := jetstream.New(nc.connect())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "INGRESS", Subjects: []string{"internal.>"}, Duplicates: 90 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	name, d, err := DuplicateWindow(ctx, js, "internal.ingress.v1")
+	if err != nil || name != "INGRESS" || d != 90*time.Second {
+		t.Errorf("DuplicateWindow = %q, %v, %v; want INGRESS, 1m30s", name, d, err)
+	}
+	if _, _, err := DuplicateWindow(ctx, js, "elsewhere.x"); err == nil {
+		t.Error("DuplicateWindow of a subject no stream stores: no error")
+	}
+}

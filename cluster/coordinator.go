@@ -307,6 +307,9 @@ func wake(ch chan struct{}) {
 	}
 }
 
+// errLeft ends the setup when Leave comes first.
+var errLeft = errors.New("cluster: left before the buckets were set up")
+
 // setupRetry is the pause between attempts to create the buckets.
 const setupRetry = time.Second
 
@@ -332,7 +335,7 @@ func (c *Coordinator) setup(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-c.leaveCh:
-			return ctx.Err()
+			return errLeft
 		case <-time.After(setupRetry):
 		}
 	}
@@ -445,6 +448,9 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err := c.setup(ctx); err != nil {
 		c.leaveOnce.Do(func() { close(c.leaveCh) })
 		c.closeLeft()
+		if errors.Is(err, errLeft) {
+			return nil
+		}
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)

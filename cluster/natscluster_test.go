@@ -41,8 +41,8 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// startNATSCluster starts n JetStream nodes in one cluster and waits until
-// JetStream has a meta leader. They are stopped when the test ends.
+// startNATSCluster starts n JetStream nodes in one cluster (one node: a
+// plain server) and waits until JetStream answers. They are stopped when the test ends.
 func startNATSCluster(t *testing.T, n int) *natsCluster {
 	t.Helper()
 	c := &natsCluster{t: t}
@@ -68,6 +68,11 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 				Port: routePorts[i],
 			},
 			Routes: server.RoutesFromStr(strings.Join(routes, ",")),
+		}
+		if n == 1 {
+			// A single node is a plain server: a JetStream cluster of
+			// one would wait for peers.
+			o.Cluster, o.Routes = server.ClusterOpts{}, nil
 		}
 		c.opts = append(c.opts, o)
 		c.nodes = append(c.nodes, nil)
