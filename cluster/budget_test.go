@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ingress-egress/ingress-egress/internal/natstest"
 )
 
 func TestTimesRoundTrip(t *testing.T) {
@@ -22,8 +24,8 @@ func TestTimesRoundTrip(t *testing.T) {
 // TestBudgetShared takes JOINs from three Budgets on one key concurrently:
 // together they never take more than the rate in any window.
 func TestBudgetShared(t *testing.T) {
-	nc := startNATSCluster(t, 3)
-	js, _ := jetstream.New(nc.connect())
+	nc := natstest.StartCluster(t, 3)
+	js, _ := jetstream.New(nc.Connect())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "budget_test", Replicas: 3})
@@ -36,12 +38,12 @@ func TestBudgetShared(t *testing.T) {
 	var wg sync.WaitGroup
 	var budgets []*Budget
 	for range 3 {
-		js, _ := jetstream.New(nc.connect())
+		js, _ := jetstream.New(nc.Connect())
 		kv, err := js.KeyValue(ctx, "budget_test")
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := newBudget(kv, "Bot", rate, window, 150*time.Millisecond)
+		b := newBudget(kv, "Bot", rate, window, 250*time.Millisecond)
 		budgets = append(budgets, b)
 		wg.Go(func() {
 			for {
@@ -87,8 +89,8 @@ func TestBudgetShared(t *testing.T) {
 }
 
 func TestDuplicateWindow(t *testing.T) {
-	nc := startNATSCluster(t, 1)
-	js, _ := jetstream.New(nc.connect())
+	nc := natstest.StartCluster(t, 1)
+	js, _ := jetstream.New(nc.Connect())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "INGRESS", Subjects: []string{"internal.>"}, Duplicates: 90 * time.Second}); err != nil {

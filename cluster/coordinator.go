@@ -188,11 +188,12 @@ func newEpoch() string {
 // its reader has joined one. A channel it no longer owns is parted only
 // when every new owner has confirmed it (make-before-break), or at once if
 // it was not joined here. An instance whose own lease has expired (cut off
-// from NATS) joins nothing new and keeps what it reads for one more lease
-// TTL, the time the others need to take its channels over, then parts
-// everything; when it is back it parts what it no longer owns the usual
-// way. Leave withdraws the instance (its key says it is leaving, so it owns
-// nothing) and waits until its channels are confirmed by their new owners.
+// from NATS) joins nothing new and keeps reading what it reads: it cannot
+// tell whether the others have taken over, and if all of NATS is down
+// nobody has. When it holds a lease again it parts what it no longer owns
+// the usual way. Leave withdraws the instance (its key says it is leaving,
+// so it owns nothing) and waits until its channels are confirmed by their
+// new owners.
 //
 // Its methods are safe for concurrent use.
 type Coordinator struct {
@@ -835,6 +836,7 @@ func (c *Coordinator) watchOnce(ctx context.Context) error {
 	var revs [3]uint64
 	pending := 3 // watches that have not delivered their contents yet
 	swapped := false
+	var swappedAt time.Time
 	check := time.NewTicker(c.o.LeaseTTL / 4)
 	defer check.Stop()
 	started := time.Now()
@@ -932,6 +934,7 @@ func (c *Coordinator) watchOnce(ctx context.Context) error {
 			}
 			c.mu.Unlock()
 			swapped = true
+			swappedAt = time.Now()
 			wake(c.poke)
 			wake(c.confWake)
 		}
@@ -953,7 +956,9 @@ func (c *Coordinator) watchOnce(ctx context.Context) error {
 			ttl := c.o.LeaseTTL
 			stale := false
 			for _, since := range c.probeSince {
-				if !since.IsZero() && time.Since(since) > ttl/2 {
+				// A write of mine not delivered for a lease TTL, counted
+				// from this watch's load at the earliest.
+				if !since.IsZero() && time.Since(maxTime(since, swappedAt)) > ttl {
 					stale = true
 				}
 			}
@@ -961,7 +966,7 @@ func (c *Coordinator) watchOnce(ctx context.Context) error {
 			if !swapped && time.Since(started) > 2*ttl {
 				return errors.New("cluster: watch did not load in time")
 			}
-			if stale {
+			if swapped && stale {
 				return errStale
 			}
 		}

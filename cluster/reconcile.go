@@ -78,9 +78,6 @@ func (c *Coordinator) reconcile(ctx context.Context) (done bool) {
 			}
 		}
 	}
-	// graceOver: the lease ended more than a lease TTL ago, so the others
-	// have had that long to take the channels over.
-	graceOver := !leaseOK && now.After(c.leaseUntil.Add(c.o.LeaseTTL))
 	var remove []string
 	for ch := range c.added {
 		os, want := c.owners[ch]
@@ -92,9 +89,10 @@ func (c *Coordinator) reconcile(ctx context.Context) (done bool) {
 			// Keep reading until the service stops the reader.
 		case isMember && owns(os, c.me):
 		case !leaseOK:
-			if graceOver {
-				remove = append(remove, ch)
-			}
+			// Cut off from the cluster: whether the others have taken
+			// the channel over cannot be known from here, so it is kept
+			// (a duplicate is removed downstream, a gap is forever).
+			// When the lease is back, the confirmations decide.
 		case !j:
 			// Not joined here: nothing to hand over.
 			remove = append(remove, ch)
@@ -105,9 +103,6 @@ func (c *Coordinator) reconcile(ctx context.Context) (done bool) {
 	}
 	for _, ch := range remove {
 		delete(c.added, ch)
-	}
-	if graceOver && len(remove) > 0 {
-		c.log.Warn("my lease expired a lease TTL ago: parting every channel", "channels", len(remove))
 	}
 	for ch := range c.addFailed {
 		if _, w := c.wanted[ch]; !w {

@@ -1,4 +1,8 @@
-package cluster
+// Package natstest starts NATS JetStream clusters in the test process, on
+// 127.0.0.1, for tests of what runs on a NATS cluster: nodes routed to one
+// another that a test can stop (a crash, as far as the others can tell)
+// and start again.
+package natstest
 
 import (
 	"context"
@@ -14,16 +18,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// natsCluster is a cluster of JetStream nodes running in the test process,
+// Cluster is a cluster of JetStream nodes running in the test process,
 // routed to one another on loopback.
-type natsCluster struct {
-	t     *testing.T
+type Cluster struct {
+	t     testing.TB
 	opts  []*server.Options
 	nodes []*server.Server // nil when stopped
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
@@ -41,11 +45,11 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// startNATSCluster starts n JetStream nodes in one cluster (one node: a
+// StartCluster starts n JetStream nodes in one cluster (one node: a
 // plain server) and waits until JetStream answers. They are stopped when the test ends.
-func startNATSCluster(t *testing.T, n int) *natsCluster {
+func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	c := &natsCluster{t: t}
+	c := &Cluster{t: t}
 	routePorts := freePorts(t, n)
 	clientPorts := freePorts(t, n)
 	var routes []string
@@ -76,18 +80,19 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 		}
 		c.opts = append(c.opts, o)
 		c.nodes = append(c.nodes, nil)
-		c.start(i)
+		c.Start(i)
 	}
 	t.Cleanup(func() {
 		for i := range c.nodes {
-			c.stop(i)
+			c.Stop(i)
 		}
 	})
-	c.waitJetStream()
+	c.WaitJetStream()
 	return c
 }
 
-func (c *natsCluster) start(i int) {
+// Start starts node i (again, on its ports and store).
+func (c *Cluster) Start(i int) {
 	c.t.Helper()
 	s, err := server.NewServer(c.opts[i])
 	if err != nil {
@@ -100,9 +105,9 @@ func (c *natsCluster) start(i int) {
 	c.nodes[i] = s
 }
 
-// stop shuts node i down (a crash, as far as the others can tell: its
+// Stop shuts node i down (a crash, as far as the others can tell: its
 // routes and clients drop).
-func (c *natsCluster) stop(i int) {
+func (c *Cluster) Stop(i int) {
 	if s := c.nodes[i]; s != nil {
 		s.Shutdown()
 		s.WaitForShutdown()
@@ -110,8 +115,8 @@ func (c *natsCluster) stop(i int) {
 	}
 }
 
-// url returns the client URLs of every node, for a client that fails over.
-func (c *natsCluster) url() string {
+// URL returns the client URLs of every node, for a client that fails over.
+func (c *Cluster) URL() string {
 	var us []string
 	for _, o := range c.opts {
 		us = append(us, fmt.Sprintf("nats://127.0.0.1:%d", o.Port))
@@ -119,11 +124,11 @@ func (c *natsCluster) url() string {
 	return strings.Join(us, ",")
 }
 
-// waitJetStream waits until a JetStream request succeeds through the
+// WaitJetStream waits until a JetStream request succeeds through the
 // cluster.
-func (c *natsCluster) waitJetStream() {
+func (c *Cluster) WaitJetStream() {
 	c.t.Helper()
-	nc := c.connect()
+	nc := c.Connect()
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	deadline := time.Now().Add(30 * time.Second)
@@ -141,11 +146,11 @@ func (c *natsCluster) waitJetStream() {
 	}
 }
 
-// connect returns a client connection that fails over between the nodes
+// Connect returns a client connection that fails over between the nodes
 // and never gives up; closed when the test ends.
-func (c *natsCluster) connect() *nats.Conn {
+func (c *Cluster) Connect() *nats.Conn {
 	c.t.Helper()
-	nc, err := nats.Connect(c.url(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+	nc, err := nats.Connect(c.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
 		nats.RetryOnFailedConnect(true), nats.ReconnectBufSize(-1),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			if testing.Verbose() {
@@ -163,8 +168,8 @@ func (c *natsCluster) connect() *nats.Conn {
 	return nc
 }
 
-// streamLeader returns the index of the node leading stream, or -1.
-func (c *natsCluster) streamLeader(stream string) int {
+// StreamLeader returns the index of the node leading stream, or -1.
+func (c *Cluster) StreamLeader(stream string) int {
 	for i, s := range c.nodes {
 		if s != nil && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
 			return i
@@ -172,3 +177,9 @@ func (c *natsCluster) streamLeader(stream string) int {
 	}
 	return -1
 }
+
+// NodeURL returns the client URL of node i.
+func (c *Cluster) NodeURL(i int) string { return fmt.Sprintf("nats://127.0.0.1:%d", c.opts[i].Port) }
+
+// Size returns the number of nodes.
+func (c *Cluster) Size() int { return len(c.opts) }

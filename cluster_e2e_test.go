@@ -1,0 +1,405 @@
+package main
+
+// End-to-end tests of CLUSTER=nats: service processes sharing channels
+// through a three-node NATS cluster that runs in the test process, the fake
+// Twitch server, and the stream read back at the end.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ingress-egress/ingress-egress/internal/natstest"
+	"github.com/ingress-egress/ingress-egress/twitch/twitchtest"
+)
+
+// clusterBed is a NATS cluster with the INGRESS stream on three replicas,
+// the fake Twitch server, and the environment of a service instance.
+type clusterBed struct {
+	t        *testing.T
+	nats     *natstest.Cluster
+	fake     *twitchtest.Server
+	channels []string
+	env      map[string]string
+}
+
+func newClusterBed(t *testing.T, nchannels int, twitchCfg twitchtest.Config, env map[string]string) *clusterBed {
+	t.Helper()
+	nc := natstest.StartCluster(t, 3)
+	js, err := jetstream.New(nc.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "INGRESS", Subjects: []string{"internal.ingress.v1", "internal.finalize.v1"},
+		Duplicates: 2 * time.Minute, Replicas: 3,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fake, url := startFakeTwitch(t, twitchCfg, "tcp")
+	b := &clusterBed{t: t, nats: nc, fake: fake}
+	for i := range nchannels {
+		b.channels = append(b.channels, fmt.Sprintf("chan%03d", i))
+	}
+	b.env = map[string]string{
+		"TWITCH_IRC_URL":           url,
+		"TWITCH_CHANNELS":          strings.Join(b.channels, ","),
+		"PORT":                     "0",
+		"MESSAGE_BUS_DRIVER":       "nats",
+		"NATS_URL":                 nc.URL(),
+		"CLUSTER":                  "nats",
+		"CLUSTER_LEASE_TTL":        "2s",
+		"TWITCH_CHANNELS_PER_CONN": "10",
+		"IRC_RECONNECT_INITIAL_MS": "100",
+		"IRC_RECONNECT_MAX_MS":     "500",
+		"SHUTDOWN_TIMEOUT":         "20s",
+	}
+	for k, v := range env {
+		b.env[k] = v
+	}
+	return b
+}
+
+// instance is one service process of the cluster.
+type instance struct {
+	id   string
+	p    *proc
+	base string
+}
+
+// start starts an instance named id and waits for its HTTP server.
+func (b *clusterBed) start(id string) *instance {
+	b.t.Helper()
+	env := map[string]string{"CLUSTER_INSTANCE_ID": id}
+	for k, v := range b.env {
+		env[k] = v
+	}
+	p := startProc(b.t, env)
+	return &instance{id: id, p: p, base: p.httpBase()}
+}
+
+// waitReady waits until /readyz answers 200: the channels the instance owns
+// are joined.
+func (in *instance) waitReady(t *testing.T, d time.Duration) {
+	t.Helper()
+	waitFor(t, d, 20*time.Millisecond, in.id+" ready", func() (bool, string) {
+		code, body := readyz(t, in.base)
+		return code == http.StatusOK, strconv.Itoa(code) + " " + body
+	})
+}
+
+// readers returns how many of the fake server's clients have each channel
+// joined.
+func (b *clusterBed) readers() map[string]int {
+	out := map[string]int{}
+	for _, c := range b.fake.Clients() {
+		if c.Closed() {
+			continue
+		}
+		for _, ch := range c.Channels() {
+			out[ch]++
+		}
+	}
+	return out
+}
+
+// waitReaders waits until every channel has exactly n readers and returns
+// how long that took.
+func (b *clusterBed) waitReaders(n int, d time.Duration) time.Duration {
+	b.t.Helper()
+	start := time.Now()
+	waitFor(b.t, d, 10*time.Millisecond, fmt.Sprintf("every channel read by %d instances", n), func() (bool, string) {
+		rs := b.readers()
+		for _, ch := range b.channels {
+			if rs[ch] != n {
+				return false, fmt.Sprintf("%s read %d times", ch, rs[ch])
+			}
+		}
+		return true, ""
+	})
+	return time.Since(start)
+}
+
+// load generates PRIVMSGs over every channel at rate until stopped.
+type load struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	sent   map[string]sentMsg
+	sentAt map[string]time.Time
+	unread map[string]time.Time // messages no client got, and when
+}
+
+func (b *clusterBed) startLoad(rate float64) *load {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &load{cancel: cancel, done: make(chan struct{}), sent: map[string]sentMsg{}, sentAt: map[string]time.Time{}, unread: map[string]time.Time{}}
+	n := 0
+	go func() {
+		defer close(l.done)
+		b.fake.Generate(ctx, twitchtest.Gen{
+			Channels: b.channels,
+			Rate:     rate,
+			OnSent: func(id string, clients int) {
+				l.mu.Lock()
+				now := time.Now()
+				l.sent[id] = sentMsg{channel: b.channels[n%len(b.channels)], n: n}
+				l.sentAt[id] = now
+				if clients == 0 {
+					l.unread[id] = now
+				}
+				l.mu.Unlock()
+				n++
+			},
+		})
+	}()
+	b.t.Cleanup(l.stop)
+	return l
+}
+
+// stop ends the load and returns what was sent.
+func (l *load) stop() {
+	l.cancel()
+	<-l.done
+}
+
+// settle waits until the instances' publishers hold nothing.
+func settle(t *testing.T, ins ...*instance) {
+	t.Helper()
+	for _, in := range ins {
+		waitFor(t, 30*time.Second, 20*time.Millisecond, in.id+" publisher settled", func() (bool, string) {
+			d := getDebug(t, in.base, "")
+			return d.Bus.Pending == 0 && d.Bus.Accepted == d.Bus.Acked, fmt.Sprintf("%+v", d.Bus)
+		})
+	}
+}
+
+// stopGracefully sends SIGTERM and checks the instance handed its channels
+// over and exited 0.
+func (in *instance) stopGracefully(t *testing.T) {
+	t.Helper()
+	in.p.signal(syscall.SIGTERM)
+	code, ok := in.p.wait(30 * time.Second)
+	if !ok || code != 0 {
+		t.Fatalf("%s after SIGTERM: exited %v, code %d", in.id, ok, code)
+	}
+	if len(in.p.findLogs("left the cluster")) != 1 {
+		t.Errorf("%s: no \"left the cluster\" record", in.id)
+	}
+	if recs := in.p.findLogs("shutdown deadline before every channel was handed over"); len(recs) > 0 {
+		t.Errorf("%s: handover incomplete at shutdown: %v", in.id, recs)
+	}
+}
+
+// TestE2EClusterCrashAndRollingRestart runs three instances with two
+// replicas under load: one is killed with SIGKILL, then the other two are
+// replaced one at a time (a new instance, ready, then SIGTERM to an old
+// one), and the stream holds every message exactly once.
+func TestE2EClusterCrashAndRollingRestart(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	b := newClusterBed(t, 40, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "2"})
+	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3")}
+	for _, in := range ins {
+		in.waitReady(t, 60*time.Second)
+	}
+	b.waitReaders(2, 60*time.Second)
+	l := b.startLoad(500)
+	time.Sleep(time.Second)
+
+	// A crash: the two other instances take the channels over; with two
+	// replicas every channel keeps a reader meanwhile.
+	ins[1].p.signal(syscall.SIGKILL)
+	ins[1].p.wait(10 * time.Second)
+	recovered := b.waitReaders(2, 60*time.Second)
+	t.Logf("SIGKILL of one of 3 instances (replicas 2, lease TTL 2 s): every channel has 2 readers again after %v", recovered.Round(10*time.Millisecond))
+	time.Sleep(time.Second)
+
+	// A rolling restart: a new instance, ready, then the old one leaves.
+	alive := []*instance{ins[0], ins[2]}
+	for i, old := range []*instance{ins[0], ins[2]} {
+		nw := b.start(fmt.Sprintf("n%d", i+1))
+		nw.waitReady(t, 60*time.Second)
+		old.stopGracefully(t)
+		alive = slices.DeleteFunc(alive, func(x *instance) bool { return x == old })
+		alive = append(alive, nw)
+		b.waitReaders(2, 60*time.Second)
+		time.Sleep(500 * time.Millisecond)
+	}
+	l.stop()
+	settle(t, alive...)
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.unread) > 0 {
+		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
+	}
+	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	checkEnvelopes(t, msgs, l.sent)
+	t.Logf("%d messages sent over %d channels during a crash and a rolling restart: %d on the stream", len(l.sent), len(b.channels), len(msgs))
+	for _, in := range alive {
+		fams := metricFamilies(t, in.base)
+		if got := metric(t, fams, "ingress_cluster_channels_uncovered", ""); got != 0 {
+			t.Errorf("%s: ingress_cluster_channels_uncovered %v, want 0", in.id, got)
+		}
+		if got := metric(t, fams, "ingress_cluster_members", ""); got != 2 {
+			t.Errorf("%s: ingress_cluster_members %v, want 2", in.id, got)
+		}
+	}
+}
+
+// TestE2EClusterOneReplicaCrash kills one of two instances with one replica
+// under load. What is lost is confined to the killed instance's channels
+// and to a window from just before the kill (what it had read and not yet
+// published) until the survivor has joined them (about the lease TTL plus
+// the time to join); the survivor's metrics report that gap; everything
+// else is on the stream exactly once.
+func TestE2EClusterOneReplicaCrash(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	b := newClusterBed(t, 20, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "1"})
+	ins := []*instance{b.start("i1"), b.start("i2")}
+	for _, in := range ins {
+		in.waitReady(t, 60*time.Second)
+	}
+	b.waitReaders(1, 60*time.Second)
+	victim := joinedChannels(t, ins[1])
+	if len(victim) == 0 {
+		t.Fatal("i2 reads no channel")
+	}
+	l := b.startLoad(400)
+	time.Sleep(time.Second)
+	// What the victim had read but not published when it died is lost
+	// too: the window opens a little before the kill.
+	const inFlight = time.Second
+	killed := time.Now()
+	ins[1].p.signal(syscall.SIGKILL)
+	ins[1].p.wait(10 * time.Second)
+	b.waitReaders(1, 60*time.Second)
+	time.Sleep(time.Second)
+	l.stop()
+	settle(t, ins[0])
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	present := map[string]bool{}
+	for _, m := range msgs {
+		present[m.MsgID] = true
+	}
+	var lastUnread time.Time
+	for id, at := range l.unread {
+		lastUnread = maxTime(lastUnread, at)
+		if !victim[l.sent[id].channel] || at.Before(killed) {
+			t.Errorf("message %s in %s reached no reader %v after the kill: outside the victim's channels or before the kill", id, l.sent[id].channel, at.Sub(killed))
+		}
+	}
+	want := map[string]sentMsg{}
+	lost := 0
+	for id, s := range l.sent {
+		inWindow := victim[s.channel] && !l.sentAt[id].Before(killed.Add(-inFlight)) && !l.sentAt[id].After(lastUnread)
+		if !present[id] && inWindow {
+			lost++
+			continue
+		}
+		want[id] = s
+	}
+	checkEnvelopes(t, msgs, want)
+	gap := lastUnread.Sub(killed)
+	fams := metricFamilies(t, ins[0].base)
+	maxGap := metric(t, fams, "ingress_cluster_gap_max_seconds", "")
+	gaps := metric(t, fams, "ingress_cluster_gaps_total", "")
+	t.Logf("replicas 1, SIGKILL of the reader of %d of %d channels: %d messages lost, all in those channels, the last sent %v after the kill (lease TTL 2 s); the survivor reports %v gaps, the longest %.2f s (from the last heartbeat seen)",
+		len(victim), len(b.channels), lost, gap.Round(10*time.Millisecond), gaps, maxGap)
+	if lost == 0 || gaps != float64(len(victim)) || maxGap < gap.Seconds() {
+		t.Errorf("gap not reported: %d lost over %v, metrics %v gaps for %d channels, longest %.2f s (counted from the last heartbeat, it cannot be shorter)",
+			lost, gap, gaps, len(victim), maxGap)
+	}
+}
+
+// joinedChannels returns the channels an instance has joined, from its
+// /_debug/twitch.
+func joinedChannels(t *testing.T, in *instance) map[string]bool {
+	t.Helper()
+	code, body := httpGet(t, in.base+"/_debug/twitch", "")
+	if code != http.StatusOK {
+		t.Fatalf("/_debug/twitch: %d %s", code, body)
+	}
+	var d struct {
+		Twitch struct {
+			Connections []struct {
+				Joined []string `json:"joined"`
+			} `json:"connections"`
+		} `json:"twitch"`
+	}
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, c := range d.Twitch.Connections {
+		for _, ch := range c.Joined {
+			out[ch] = true
+		}
+	}
+	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// TestE2EClusterJoinBudget runs three instances logged in as one account:
+// the fake server, which closes the connection of a login that sends more
+// JOINs than its limit in any window, never has to.
+func TestE2EClusterJoinBudget(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	const token, login, rate = "clustertoken", "clusterbot", 40
+	b := newClusterBed(t, 120, twitchtest.Config{
+		Tokens:      map[string]string{login: token},
+		NoAnonymous: true,
+		JoinLimit:   rate,
+		JoinWindow:  10 * time.Second,
+	}, map[string]string{
+		"CLUSTER_REPLICAS":    "1",
+		"TWITCH_OAUTH_TOKEN":  token,
+		"TWITCH_BOT_USERNAME": login,
+		"TWITCH_OAUTH_URL":    fakeOAuth(t, token, login),
+		"TWITCH_JOIN_RATE":    strconv.Itoa(rate),
+		// Connections as an account share one JOIN budget: fewer, larger.
+		"TWITCH_CHANNELS_PER_CONN": "90",
+	})
+	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3")}
+	start := time.Now()
+	b.waitReaders(1, 3*time.Minute)
+	t.Logf("3 instances, one account, %d channels, %d JOINs per 10 s: all joined in %v", len(b.channels), rate, time.Since(start).Round(100*time.Millisecond))
+	st := b.fake.Stats()
+	if st.JoinKicks != 0 {
+		t.Errorf("the fake server closed %d connections for exceeding %d JOINs per 10 s", st.JoinKicks, rate)
+	}
+	if st.Joins < len(b.channels) {
+		t.Errorf("%d JOINs for %d channels", st.Joins, len(b.channels))
+	}
+	var waits float64
+	for _, in := range ins {
+		in.waitReady(t, time.Minute)
+		waits += metric(t, metricFamilies(t, in.base), "ingress_cluster_join_budget_waits_total", "")
+	}
+	if waits == 0 {
+		t.Errorf("the shared budget never made a JOIN wait: the test proves nothing")
+	}
+}
