@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ingress-egress/ingress-egress/internal/natstest"
@@ -35,7 +38,9 @@ type clusterBed struct {
 
 func newClusterBed(t *testing.T, nchannels int, twitchCfg twitchtest.Config, env map[string]string) *clusterBed {
 	t.Helper()
-	nc := natstest.StartCluster(t, 3)
+	// The nodes do not advertise their client URLs: a client knows only
+	// those it was given (a proxy, for an instance cut off).
+	nc := natstest.StartCluster(t, 3, func(o *server.Options) { o.Cluster.NoAdvertise = true })
 	js, err := jetstream.New(nc.Connect())
 	if err != nil {
 		t.Fatal(err)
@@ -79,12 +84,16 @@ type instance struct {
 	base string
 }
 
-// start starts an instance named id and waits for its HTTP server.
-func (b *clusterBed) start(id string) *instance {
+// start starts an instance named id and waits for its HTTP server; extra
+// overrides the bed's environment.
+func (b *clusterBed) start(id string, extra ...string) *instance {
 	b.t.Helper()
 	env := map[string]string{"CLUSTER_INSTANCE_ID": id}
 	for k, v := range b.env {
 		env[k] = v
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
 	}
 	p := startProc(b.t, env)
 	return &instance{id: id, p: p, base: p.httpBase()}
@@ -401,5 +410,277 @@ func TestE2EClusterJoinBudget(t *testing.T) {
 	}
 	if waits == 0 {
 		t.Errorf("the shared budget never made a JOIN wait: the test proves nothing")
+	}
+}
+
+// owners returns, for each channel, the instances that have it joined,
+// from their /_debug/twitch.
+func owners(t *testing.T, ins []*instance) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, in := range ins {
+		for ch := range joinedChannels(t, in) {
+			out[ch] = append(out[ch], in.id)
+		}
+	}
+	return out
+}
+
+// movedPlaces counts the owner places that changed hands between two
+// assignments.
+func movedPlaces(before, after map[string][]string) int {
+	n := 0
+	for ch, as := range after {
+		for _, a := range as {
+			if !slices.Contains(before[ch], a) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestE2EClusterScale grows a cluster of three instances (two replicas) to
+// five and shrinks it back to three under load: about 2/5 of the owner
+// places move out and back, and the stream holds every message exactly
+// once.
+func TestE2EClusterScale(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	b := newClusterBed(t, 40, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "2"})
+	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3")}
+	for _, in := range ins {
+		in.waitReady(t, 60*time.Second)
+	}
+	b.waitReaders(2, 60*time.Second)
+	l := b.startLoad(500)
+	before := owners(t, ins)
+
+	ins = append(ins, b.start("i4"), b.start("i5"))
+	for _, in := range ins[3:] {
+		in.waitReady(t, 60*time.Second)
+	}
+	b.waitReaders(2, 60*time.Second)
+	grown := owners(t, ins)
+	out := movedPlaces(before, grown)
+	time.Sleep(time.Second)
+
+	for _, in := range ins[3:] {
+		in.stopGracefully(t)
+	}
+	ins = ins[:3]
+	b.waitReaders(2, 60*time.Second)
+	back := owners(t, ins)
+	in := movedPlaces(grown, back)
+	l.stop()
+	settle(t, ins...)
+
+	places := 2 * len(b.channels)
+	t.Logf("3 → 5 instances: %d of %d owner places moved (%.0f%%, rendezvous expects 40%%); 5 → 3: %d moved back", out, places, 100*float64(out)/float64(places), in)
+	if out == 0 || out == places {
+		t.Errorf("3 → 5 moved %d of %d owner places", out, places)
+	}
+	if moved := movedPlaces(before, back); moved != 0 {
+		t.Errorf("back to the same three instances, %d owner places differ from the start", moved)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.unread) > 0 {
+		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
+	}
+	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	checkEnvelopes(t, msgs, l.sent)
+}
+
+// TestE2EClusterRollingRestartOneReplica replaces both instances of a
+// one-replica cluster under load, one at a time: make-before-break hands
+// every channel over before its reader stops, so nothing is lost.
+func TestE2EClusterRollingRestartOneReplica(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	b := newClusterBed(t, 30, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "1"})
+	ins := []*instance{b.start("i1"), b.start("i2")}
+	for _, in := range ins {
+		in.waitReady(t, 60*time.Second)
+	}
+	b.waitReaders(1, 60*time.Second)
+	l := b.startLoad(500)
+	alive := slices.Clone(ins)
+	for i, old := range ins {
+		nw := b.start(fmt.Sprintf("n%d", i+1))
+		nw.waitReady(t, 60*time.Second)
+		old.stopGracefully(t)
+		alive = slices.DeleteFunc(alive, func(x *instance) bool { return x == old })
+		alive = append(alive, nw)
+		b.waitReaders(1, 60*time.Second)
+	}
+	time.Sleep(500 * time.Millisecond)
+	l.stop()
+	settle(t, alive...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.unread) > 0 {
+		t.Errorf("%d of %d messages reached no reader during the rolling restart", len(l.unread), len(l.sent))
+	}
+	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	checkEnvelopes(t, msgs, l.sent)
+	t.Logf("rolling restart of 2 instances with 1 replica: %d messages sent, %d on the stream", len(l.sent), len(msgs))
+}
+
+// TestE2EClusterNATSNodeLoss kills the NATS node that leads the stream
+// under load (and, when it also leads them, the cluster's buckets): the
+// instances keep reading, their publishes are retried on the other nodes,
+// and the stream holds every message exactly once.
+func TestE2EClusterNATSNodeLoss(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	b := newClusterBed(t, 30, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "2"})
+	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3")}
+	for _, in := range ins {
+		in.waitReady(t, 60*time.Second)
+	}
+	b.waitReaders(2, 60*time.Second)
+	l := b.startLoad(500)
+	time.Sleep(time.Second)
+	leader := b.nats.StreamLeader("INGRESS")
+	if leader < 0 {
+		t.Fatal("no leader for the stream")
+	}
+	var led []string
+	for _, s := range []string{"INGRESS", "KV_ingress_members", "KV_ingress_channels", "KV_ingress_confirmed"} {
+		if b.nats.StreamLeader(s) == leader {
+			led = append(led, s)
+		}
+	}
+	b.nats.Stop(leader)
+	time.Sleep(3 * time.Second)
+	l.stop()
+	settle(t, ins...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.unread) > 0 {
+		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
+	}
+	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	checkEnvelopes(t, msgs, l.sent)
+	var retries float64
+	for _, in := range ins {
+		retries += metric(t, metricFamilies(t, in.base), "ingress_bus_retries_total", "")
+	}
+	t.Logf("NATS node %d killed under load (it led %v): %d messages sent, %d on the stream, %v publishes retried", leader+1, led, len(l.sent), len(msgs), retries)
+}
+
+// TestE2EClusterCutOff cuts one of three instances (one replica) off from
+// NATS, bus and buckets alike, through a proxy that drops its connections
+// and refuses new ones: its lease expires and the others take its channels
+// over while it keeps reading them; when it is back it publishes what it
+// held, the stream drops the copies, and the channels end with one reader
+// each again. Nothing is lost or duplicated.
+func TestE2EClusterCutOff(t *testing.T) {
+	serviceBinary(t)
+	t.Parallel()
+	b := newClusterBed(t, 30, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "1"})
+	p := startTCPProxy(t, strings.TrimPrefix(b.nats.NodeURL(0), "nats://"))
+	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3", "NATS_URL", p.url())}
+	for _, in := range ins {
+		in.waitReady(t, 60*time.Second)
+	}
+	b.waitReaders(1, 60*time.Second)
+	victim := joinedChannels(t, ins[2])
+	l := b.startLoad(400)
+	time.Sleep(time.Second)
+	p.cut(true)
+	cut := time.Now()
+	// The others join the victim's channels, which it still reads.
+	waitFor(t, 60*time.Second, 20*time.Millisecond, "the cut-off instance's channels read twice", func() (bool, string) {
+		rs := b.readers()
+		for ch := range victim {
+			if rs[ch] != 2 {
+				return false, fmt.Sprintf("%s read %d times", ch, rs[ch])
+			}
+		}
+		return true, ""
+	})
+	takeover := time.Since(cut)
+	time.Sleep(time.Second)
+	p.cut(false)
+	back := time.Now()
+	b.waitReaders(1, 60*time.Second)
+	settled := time.Since(back)
+	time.Sleep(500 * time.Millisecond)
+	l.stop()
+	settle(t, ins...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.unread) > 0 {
+		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
+	}
+	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	checkEnvelopes(t, msgs, l.sent)
+	t.Logf("instance cut off from NATS (lease TTL 2 s): its %d channels read by another %v later; back after %v, one reader per channel again %v later; %d messages sent, %d on the stream",
+		len(victim), takeover.Round(10*time.Millisecond), back.Sub(cut).Round(10*time.Millisecond), settled.Round(10*time.Millisecond), len(l.sent), len(msgs))
+}
+
+// tcpProxy forwards connections to a target until cut: then it closes them
+// and refuses new ones.
+type tcpProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	off   bool
+	conns []net.Conn
+}
+
+func startTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.off {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		p.cut(true)
+	})
+	return p
+}
+
+func (p *tcpProxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+func (p *tcpProxy) cut(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.off = on
+	if on {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
 	}
 }

@@ -608,7 +608,7 @@ func TestCoordinatorCutOff(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if s := cut.c.Stats(); s.LeaseValid || s.Reading != len(mine) || cut.c.Ready() {
+	if s := cut.c.Stats(); s.LeaseValid || s.Reading < len(mine) || cut.c.Ready() {
 		t.Errorf("c while cut off: %+v, ready %v; want an expired lease, its %d channels still read, not ready", s, cut.c.Ready(), len(mine))
 	}
 	p.cut(false)

@@ -72,7 +72,13 @@ type ChannelStatus struct {
 func (c *Coordinator) Ready() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.ready && !c.leaving
+	return c.readyLocked()
+}
+
+// readyLocked is Ready with c.mu held: the last reconcile's verdict, and
+// the lease still valid now (it may have lapsed since).
+func (c *Coordinator) readyLocked() bool {
+	return c.ready && !c.leaving && time.Now().Before(c.leaseUntil)
 }
 
 // Stats returns the figures.
@@ -118,7 +124,7 @@ func (c *Coordinator) Status() Status {
 		LeaseTTL:       c.o.LeaseTTL.String(),
 		LeaseExpiresIn: max(0, time.Until(c.leaseUntil).Seconds()),
 		Loaded:         c.loaded,
-		Ready:          c.ready && !c.leaving,
+		Ready:          c.readyLocked(),
 		Stats:          c.statsLocked(),
 		Members:        []MemberStatus{},
 		Channels:       []ChannelStatus{},

@@ -47,7 +47,10 @@ func freePorts(t testing.TB, n int) []int {
 
 // StartCluster starts n JetStream nodes in one cluster (one node: a
 // plain server) and waits until JetStream answers. They are stopped when the test ends.
-func StartCluster(t testing.TB, n int) *Cluster {
+//
+// Each mod is applied to every node's options before it starts (e.g.
+// Cluster.NoAdvertise, so that clients know only the URLs they were given).
+func StartCluster(t testing.TB, n int, mod ...func(*server.Options)) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t}
 	routePorts := freePorts(t, n)
@@ -77,6 +80,9 @@ func StartCluster(t testing.TB, n int) *Cluster {
 			// A single node is a plain server: a JetStream cluster of
 			// one would wait for peers.
 			o.Cluster, o.Routes = server.ClusterOpts{}, nil
+		}
+		for _, f := range mod {
+			f(o)
 		}
 		c.opts = append(c.opts, o)
 		c.nodes = append(c.nodes, nil)
