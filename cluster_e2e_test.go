@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -254,7 +255,7 @@ func TestE2EClusterCrashAndRollingRestart(t *testing.T) {
 	if len(l.unread) > 0 {
 		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
 	}
-	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	msgs := readClusterStream(t, b.nats)
 	checkEnvelopes(t, msgs, l.sent)
 	t.Logf("%d messages sent over %d channels during a crash and a rolling restart: %d on the stream", len(l.sent), len(b.channels), len(msgs))
 	for _, in := range alive {
@@ -302,7 +303,7 @@ func TestE2EClusterOneReplicaCrash(t *testing.T) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	msgs := readClusterStream(t, b.nats)
 	present := map[string]bool{}
 	for _, m := range msgs {
 		present[m.MsgID] = true
@@ -488,7 +489,7 @@ func TestE2EClusterScale(t *testing.T) {
 	if len(l.unread) > 0 {
 		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
 	}
-	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	msgs := readClusterStream(t, b.nats)
 	checkEnvelopes(t, msgs, l.sent)
 }
 
@@ -522,7 +523,7 @@ func TestE2EClusterRollingRestartOneReplica(t *testing.T) {
 	if len(l.unread) > 0 {
 		t.Errorf("%d of %d messages reached no reader during the rolling restart", len(l.unread), len(l.sent))
 	}
-	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	msgs := readClusterStream(t, b.nats)
 	checkEnvelopes(t, msgs, l.sent)
 	t.Logf("rolling restart of 2 instances with 1 replica: %d messages sent, %d on the stream", len(l.sent), len(msgs))
 }
@@ -561,7 +562,7 @@ func TestE2EClusterNATSNodeLoss(t *testing.T) {
 	if len(l.unread) > 0 {
 		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
 	}
-	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	msgs := readClusterStream(t, b.nats)
 	checkEnvelopes(t, msgs, l.sent)
 	var retries float64
 	for _, in := range ins {
@@ -615,7 +616,7 @@ func TestE2EClusterCutOff(t *testing.T) {
 	if len(l.unread) > 0 {
 		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
 	}
-	msgs := readStream(t, b.nats.URL(), "", "INGRESS", "internal.ingress.v1", 60*time.Second)
+	msgs := readClusterStream(t, b.nats)
 	checkEnvelopes(t, msgs, l.sent)
 	t.Logf("instance cut off from NATS (lease TTL 2 s): its %d channels read by another %v later; back after %v, one reader per channel again %v later; %d messages sent, %d on the stream",
 		len(victim), takeover.Round(10*time.Millisecond), back.Sub(cut).Round(10*time.Millisecond), settled.Round(10*time.Millisecond), len(l.sent), len(msgs))
@@ -683,4 +684,50 @@ func (p *tcpProxy) cut(on bool) {
 		}
 		p.conns = nil
 	}
+}
+
+// readClusterStream reads every envelope of the INGRESS stream of a NATS
+// cluster, message by message by sequence (direct gets, no consumer: a
+// consumer just created on a cluster can answer "no responders" for a
+// moment).
+func readClusterStream(t *testing.T, nc *natstest.Cluster) []storedMsg {
+	t.Helper()
+	js, err := jetstream.New(nc.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var last uint64
+	for {
+		s, err := js.Stream(ctx, "INGRESS")
+		if err == nil {
+			last = s.CachedInfo().State.LastSeq
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("stream info: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s, _ := js.Stream(ctx, "INGRESS")
+	var out []storedMsg
+	for seq := uint64(1); seq <= last; seq++ {
+		var m *jetstream.RawStreamMsg
+		for {
+			m, err = s.GetMsg(ctx, seq)
+			if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("get message %d: %v", seq, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil || m.Subject != "internal.ingress.v1" {
+			continue
+		}
+		out = append(out, storedMsg{Subject: m.Subject, MsgID: m.Header.Get(jetstream.MsgIDHeader), Data: m.Data})
+	}
+	return out
 }
