@@ -40,6 +40,15 @@ func (c *config) planOutbox(log *slog.Logger) (outboxPlan, error) {
 		return off()
 	case c.outbox == "auto" && c.busDriver == "nats-core":
 		return off() // at-most-once by choice
+	case c.outbox == "auto" && c.clusterMode == "nats":
+		// Replicas cover a crash, and an outbox outlives nothing a
+		// rolling deploy replaces: what it holds at shutdown would wait
+		// on a disk that no instance opens again.
+		return off()
+	}
+	if c.outbox == "disk" && c.clusterMode == "nats" {
+		log.Warn("OUTBOX=disk with CLUSTER=nats: what the outbox holds at shutdown goes only if an instance starts again on this DATA_DIR",
+			"dataDir", c.dataDir)
 	}
 	info, err := outbox.Probe(dir)
 	if err != nil {

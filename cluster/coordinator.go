@@ -483,9 +483,16 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			c.leaving = true
 			c.dirty = true
 			c.queue = nil
+			reading, joined := len(c.added), 0
+			for ch := range c.added {
+				if _, ok := c.joined[ch]; ok {
+					joined++
+				}
+			}
 			c.mu.Unlock()
 			wake(c.beatNow)
-			c.log.Info("leaving the cluster: waiting for the owners of my channels to confirm them")
+			c.log.Info("leaving the cluster: waiting for the owners of my channels to confirm them",
+				"reading", reading, "joined", joined)
 		case <-c.poke:
 		case <-tick.C:
 		}

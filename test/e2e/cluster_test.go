@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of CLUSTER=nats: service processes sharing channels
 // through a three-node NATS cluster that runs in the test process, the fake
@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ingress-egress/ingress-egress/internal/natstest"
+	"github.com/ingress-egress/ingress-egress/test/harness"
 	"github.com/ingress-egress/ingress-egress/twitch/twitchtest"
 )
 
@@ -54,7 +55,7 @@ func newClusterBed(t *testing.T, nchannels int, twitchCfg twitchtest.Config, env
 	}); err != nil {
 		t.Fatal(err)
 	}
-	fake, url := startFakeTwitch(t, twitchCfg, "tcp")
+	fake, url := harness.StartFakeTwitch(t, twitchCfg, "tcp")
 	b := &clusterBed{t: t, nats: nc, fake: fake}
 	for i := range nchannels {
 		b.channels = append(b.channels, fmt.Sprintf("chan%03d", i))
@@ -81,7 +82,7 @@ func newClusterBed(t *testing.T, nchannels int, twitchCfg twitchtest.Config, env
 // instance is one service process of the cluster.
 type instance struct {
 	id   string
-	p    *proc
+	p    *harness.Proc
 	base string
 }
 
@@ -96,16 +97,16 @@ func (b *clusterBed) start(id string, extra ...string) *instance {
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]
 	}
-	p := startProc(b.t, env)
-	return &instance{id: id, p: p, base: p.httpBase()}
+	p := harness.Start(b.t, env)
+	return &instance{id: id, p: p, base: p.HTTPBase()}
 }
 
 // waitReady waits until /readyz answers 200: the channels the instance owns
 // are joined.
 func (in *instance) waitReady(t *testing.T, d time.Duration) {
 	t.Helper()
-	waitFor(t, d, 20*time.Millisecond, in.id+" ready", func() (bool, string) {
-		code, body := readyz(t, in.base)
+	harness.WaitFor(t, d, 20*time.Millisecond, in.id+" ready", func() (bool, string) {
+		code, body := harness.Readyz(t, in.base)
 		return code == http.StatusOK, strconv.Itoa(code) + " " + body
 	})
 }
@@ -130,7 +131,7 @@ func (b *clusterBed) readers() map[string]int {
 func (b *clusterBed) waitReaders(n int, d time.Duration) time.Duration {
 	b.t.Helper()
 	start := time.Now()
-	waitFor(b.t, d, 10*time.Millisecond, fmt.Sprintf("every channel read by %d instances", n), func() (bool, string) {
+	harness.WaitFor(b.t, d, 10*time.Millisecond, fmt.Sprintf("every channel read by %d instances", n), func() (bool, string) {
 		rs := b.readers()
 		for _, ch := range b.channels {
 			if rs[ch] != n {
@@ -147,14 +148,14 @@ type load struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	mu     sync.Mutex
-	sent   map[string]sentMsg
+	sent   map[string]harness.Sent
 	sentAt map[string]time.Time
 	unread map[string]time.Time // messages no client got, and when
 }
 
 func (b *clusterBed) startLoad(rate float64) *load {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &load{cancel: cancel, done: make(chan struct{}), sent: map[string]sentMsg{}, sentAt: map[string]time.Time{}, unread: map[string]time.Time{}}
+	l := &load{cancel: cancel, done: make(chan struct{}), sent: map[string]harness.Sent{}, sentAt: map[string]time.Time{}, unread: map[string]time.Time{}}
 	n := 0
 	go func() {
 		defer close(l.done)
@@ -164,7 +165,7 @@ func (b *clusterBed) startLoad(rate float64) *load {
 			OnSent: func(id string, clients int) {
 				l.mu.Lock()
 				now := time.Now()
-				l.sent[id] = sentMsg{channel: b.channels[n%len(b.channels)], n: n}
+				l.sent[id] = harness.Sent{Channel: b.channels[n%len(b.channels)], N: n}
 				l.sentAt[id] = now
 				if clients == 0 {
 					l.unread[id] = now
@@ -188,8 +189,8 @@ func (l *load) stop() {
 func settle(t *testing.T, ins ...*instance) {
 	t.Helper()
 	for _, in := range ins {
-		waitFor(t, 30*time.Second, 20*time.Millisecond, in.id+" publisher settled", func() (bool, string) {
-			d := getDebug(t, in.base, "")
+		harness.WaitFor(t, 30*time.Second, 20*time.Millisecond, in.id+" publisher settled", func() (bool, string) {
+			d := harness.Debug(t, in.base, "")
 			return d.Bus.Pending == 0 && d.Bus.Accepted == d.Bus.Acked, fmt.Sprintf("%+v", d.Bus)
 		})
 	}
@@ -199,15 +200,15 @@ func settle(t *testing.T, ins ...*instance) {
 // over and exited 0.
 func (in *instance) stopGracefully(t *testing.T) {
 	t.Helper()
-	in.p.signal(syscall.SIGTERM)
-	code, ok := in.p.wait(30 * time.Second)
+	in.p.Signal(syscall.SIGTERM)
+	code, ok := in.p.Wait(30 * time.Second)
 	if !ok || code != 0 {
 		t.Fatalf("%s after SIGTERM: exited %v, code %d", in.id, ok, code)
 	}
-	if len(in.p.findLogs("left the cluster")) != 1 {
+	if len(in.p.FindLogs("left the cluster")) != 1 {
 		t.Errorf("%s: no \"left the cluster\" record", in.id)
 	}
-	if recs := in.p.findLogs("shutdown deadline before every channel was handed over"); len(recs) > 0 {
+	if recs := in.p.FindLogs("shutdown deadline before every channel was handed over"); len(recs) > 0 {
 		t.Errorf("%s: handover incomplete at shutdown: %v", in.id, recs)
 	}
 }
@@ -217,7 +218,7 @@ func (in *instance) stopGracefully(t *testing.T) {
 // replaced one at a time (a new instance, ready, then SIGTERM to an old
 // one), and the stream holds every message exactly once.
 func TestE2EClusterCrashAndRollingRestart(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	b := newClusterBed(t, 40, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "2"})
 	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3")}
@@ -230,8 +231,8 @@ func TestE2EClusterCrashAndRollingRestart(t *testing.T) {
 
 	// A crash: the two other instances take the channels over; with two
 	// replicas every channel keeps a reader meanwhile.
-	ins[1].p.signal(syscall.SIGKILL)
-	ins[1].p.wait(10 * time.Second)
+	ins[1].p.Signal(syscall.SIGKILL)
+	ins[1].p.Wait(10 * time.Second)
 	recovered := b.waitReaders(2, 60*time.Second)
 	t.Logf("SIGKILL of one of 3 instances (replicas 2, lease TTL 2 s): every channel has 2 readers again after %v", recovered.Round(10*time.Millisecond))
 	time.Sleep(time.Second)
@@ -256,14 +257,14 @@ func TestE2EClusterCrashAndRollingRestart(t *testing.T) {
 		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
 	}
 	msgs := readClusterStream(t, b.nats)
-	checkEnvelopes(t, msgs, l.sent)
+	harness.CheckEnvelopes(t, msgs, l.sent)
 	t.Logf("%d messages sent over %d channels during a crash and a rolling restart: %d on the stream", len(l.sent), len(b.channels), len(msgs))
 	for _, in := range alive {
-		fams := metricFamilies(t, in.base)
-		if got := metric(t, fams, "ingress_cluster_channels_uncovered", ""); got != 0 {
+		fams := harness.Metrics(t, in.base)
+		if got := harness.Metric(t, fams, "ingress_cluster_channels_uncovered", ""); got != 0 {
 			t.Errorf("%s: ingress_cluster_channels_uncovered %v, want 0", in.id, got)
 		}
-		if got := metric(t, fams, "ingress_cluster_members", ""); got != 2 {
+		if got := harness.Metric(t, fams, "ingress_cluster_members", ""); got != 2 {
 			t.Errorf("%s: ingress_cluster_members %v, want 2", in.id, got)
 		}
 	}
@@ -276,7 +277,7 @@ func TestE2EClusterCrashAndRollingRestart(t *testing.T) {
 // the time to join); the survivor's metrics report that gap; everything
 // else is on the stream exactly once.
 func TestE2EClusterOneReplicaCrash(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	b := newClusterBed(t, 20, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "1"})
 	ins := []*instance{b.start("i1"), b.start("i2")}
@@ -294,8 +295,8 @@ func TestE2EClusterOneReplicaCrash(t *testing.T) {
 	// too: the window opens a little before the kill.
 	const inFlight = time.Second
 	killed := time.Now()
-	ins[1].p.signal(syscall.SIGKILL)
-	ins[1].p.wait(10 * time.Second)
+	ins[1].p.Signal(syscall.SIGKILL)
+	ins[1].p.Wait(10 * time.Second)
 	b.waitReaders(1, 60*time.Second)
 	time.Sleep(time.Second)
 	l.stop()
@@ -311,25 +312,25 @@ func TestE2EClusterOneReplicaCrash(t *testing.T) {
 	var lastUnread time.Time
 	for id, at := range l.unread {
 		lastUnread = maxTime(lastUnread, at)
-		if !victim[l.sent[id].channel] || at.Before(killed) {
-			t.Errorf("message %s in %s reached no reader %v after the kill: outside the victim's channels or before the kill", id, l.sent[id].channel, at.Sub(killed))
+		if !victim[l.sent[id].Channel] || at.Before(killed) {
+			t.Errorf("message %s in %s reached no reader %v after the kill: outside the victim's channels or before the kill", id, l.sent[id].Channel, at.Sub(killed))
 		}
 	}
-	want := map[string]sentMsg{}
+	want := map[string]harness.Sent{}
 	lost := 0
 	for id, s := range l.sent {
-		inWindow := victim[s.channel] && !l.sentAt[id].Before(killed.Add(-inFlight)) && !l.sentAt[id].After(lastUnread)
+		inWindow := victim[s.Channel] && !l.sentAt[id].Before(killed.Add(-inFlight)) && !l.sentAt[id].After(lastUnread)
 		if !present[id] && inWindow {
 			lost++
 			continue
 		}
 		want[id] = s
 	}
-	checkEnvelopes(t, msgs, want)
+	harness.CheckEnvelopes(t, msgs, want)
 	gap := lastUnread.Sub(killed)
-	fams := metricFamilies(t, ins[0].base)
-	maxGap := metric(t, fams, "ingress_cluster_gap_max_seconds", "")
-	gaps := metric(t, fams, "ingress_cluster_gaps_total", "")
+	fams := harness.Metrics(t, ins[0].base)
+	maxGap := harness.Metric(t, fams, "ingress_cluster_gap_max_seconds", "")
+	gaps := harness.Metric(t, fams, "ingress_cluster_gaps_total", "")
 	t.Logf("replicas 1, SIGKILL of the reader of %d of %d channels: %d messages lost, all in those channels, the last sent %v after the kill (lease TTL 2 s); the survivor reports %v gaps, the longest %.2f s (from the last heartbeat seen)",
 		len(victim), len(b.channels), lost, gap.Round(10*time.Millisecond), gaps, maxGap)
 	if lost == 0 || gaps != float64(len(victim)) || maxGap < gap.Seconds() {
@@ -342,7 +343,7 @@ func TestE2EClusterOneReplicaCrash(t *testing.T) {
 // /_debug/twitch.
 func joinedChannels(t *testing.T, in *instance) map[string]bool {
 	t.Helper()
-	code, body := httpGet(t, in.base+"/_debug/twitch", "")
+	code, body := harness.HTTPGet(t, in.base+"/_debug/twitch", "")
 	if code != http.StatusOK {
 		t.Fatalf("/_debug/twitch: %d %s", code, body)
 	}
@@ -376,7 +377,7 @@ func maxTime(a, b time.Time) time.Time {
 // the fake server, which closes the connection of a login that sends more
 // JOINs than its limit in any window, never has to.
 func TestE2EClusterJoinBudget(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	const token, login, rate = "clustertoken", "clusterbot", 40
 	b := newClusterBed(t, 120, twitchtest.Config{
@@ -388,7 +389,7 @@ func TestE2EClusterJoinBudget(t *testing.T) {
 		"CLUSTER_REPLICAS":    "1",
 		"TWITCH_OAUTH_TOKEN":  token,
 		"TWITCH_BOT_USERNAME": login,
-		"TWITCH_OAUTH_URL":    fakeOAuth(t, token, login),
+		"TWITCH_OAUTH_URL":    harness.FakeOAuth(t, token, login),
 		"TWITCH_JOIN_RATE":    strconv.Itoa(rate),
 		// Connections as an account share one JOIN budget: fewer, larger.
 		"TWITCH_CHANNELS_PER_CONN": "90",
@@ -407,7 +408,7 @@ func TestE2EClusterJoinBudget(t *testing.T) {
 	var waits float64
 	for _, in := range ins {
 		in.waitReady(t, time.Minute)
-		waits += metric(t, metricFamilies(t, in.base), "ingress_cluster_join_budget_waits_total", "")
+		waits += harness.Metric(t, harness.Metrics(t, in.base), "ingress_cluster_join_budget_waits_total", "")
 	}
 	if waits == 0 {
 		t.Errorf("the shared budget never made a JOIN wait: the test proves nothing")
@@ -446,7 +447,7 @@ func movedPlaces(before, after map[string][]string) int {
 // places move out and back, and the stream holds every message exactly
 // once.
 func TestE2EClusterScale(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	b := newClusterBed(t, 40, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "2"})
 	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3")}
@@ -490,14 +491,14 @@ func TestE2EClusterScale(t *testing.T) {
 		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
 	}
 	msgs := readClusterStream(t, b.nats)
-	checkEnvelopes(t, msgs, l.sent)
+	harness.CheckEnvelopes(t, msgs, l.sent)
 }
 
 // TestE2EClusterRollingRestartOneReplica replaces both instances of a
 // one-replica cluster under load, one at a time: make-before-break hands
 // every channel over before its reader stops, so nothing is lost.
 func TestE2EClusterRollingRestartOneReplica(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	b := newClusterBed(t, 30, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "1"})
 	ins := []*instance{b.start("i1"), b.start("i2")}
@@ -524,7 +525,7 @@ func TestE2EClusterRollingRestartOneReplica(t *testing.T) {
 		t.Errorf("%d of %d messages reached no reader during the rolling restart", len(l.unread), len(l.sent))
 	}
 	msgs := readClusterStream(t, b.nats)
-	checkEnvelopes(t, msgs, l.sent)
+	harness.CheckEnvelopes(t, msgs, l.sent)
 	t.Logf("rolling restart of 2 instances with 1 replica: %d messages sent, %d on the stream", len(l.sent), len(msgs))
 }
 
@@ -533,7 +534,7 @@ func TestE2EClusterRollingRestartOneReplica(t *testing.T) {
 // instances keep reading, their publishes are retried on the other nodes,
 // and the stream holds every message exactly once.
 func TestE2EClusterNATSNodeLoss(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	b := newClusterBed(t, 30, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "2"})
 	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3")}
@@ -563,10 +564,10 @@ func TestE2EClusterNATSNodeLoss(t *testing.T) {
 		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
 	}
 	msgs := readClusterStream(t, b.nats)
-	checkEnvelopes(t, msgs, l.sent)
+	harness.CheckEnvelopes(t, msgs, l.sent)
 	var retries float64
 	for _, in := range ins {
-		retries += metric(t, metricFamilies(t, in.base), "ingress_bus_retries_total", "")
+		retries += harness.Metric(t, harness.Metrics(t, in.base), "ingress_bus_retries_total", "")
 	}
 	t.Logf("NATS node %d killed under load (it led %v): %d messages sent, %d on the stream, %v publishes retried", leader+1, led, len(l.sent), len(msgs), retries)
 }
@@ -578,7 +579,7 @@ func TestE2EClusterNATSNodeLoss(t *testing.T) {
 // held, the stream drops the copies, and the channels end with one reader
 // each again. Nothing is lost or duplicated.
 func TestE2EClusterCutOff(t *testing.T) {
-	serviceBinary(t)
+	harness.Binary(t)
 	t.Parallel()
 	b := newClusterBed(t, 30, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "1"})
 	p := startTCPProxy(t, strings.TrimPrefix(b.nats.NodeURL(0), "nats://"))
@@ -593,7 +594,7 @@ func TestE2EClusterCutOff(t *testing.T) {
 	p.cut(true)
 	cut := time.Now()
 	// The others join the victim's channels, which it still reads.
-	waitFor(t, 60*time.Second, 20*time.Millisecond, "the cut-off instance's channels read twice", func() (bool, string) {
+	harness.WaitFor(t, 60*time.Second, 20*time.Millisecond, "the cut-off instance's channels read twice", func() (bool, string) {
 		rs := b.readers()
 		for ch := range victim {
 			if rs[ch] != 2 {
@@ -617,7 +618,7 @@ func TestE2EClusterCutOff(t *testing.T) {
 		t.Errorf("%d of %d messages reached no reader", len(l.unread), len(l.sent))
 	}
 	msgs := readClusterStream(t, b.nats)
-	checkEnvelopes(t, msgs, l.sent)
+	harness.CheckEnvelopes(t, msgs, l.sent)
 	t.Logf("instance cut off from NATS (lease TTL 2 s): its %d channels read by another %v later; back after %v, one reader per channel again %v later; %d messages sent, %d on the stream",
 		len(victim), takeover.Round(10*time.Millisecond), back.Sub(cut).Round(10*time.Millisecond), settled.Round(10*time.Millisecond), len(l.sent), len(msgs))
 }
@@ -690,7 +691,7 @@ func (p *tcpProxy) cut(on bool) {
 // cluster, message by message by sequence (direct gets, no consumer: a
 // consumer just created on a cluster can answer "no responders" for a
 // moment).
-func readClusterStream(t *testing.T, nc *natstest.Cluster) []storedMsg {
+func readClusterStream(t *testing.T, nc *natstest.Cluster) []harness.StoredMsg {
 	t.Helper()
 	js, err := jetstream.New(nc.Connect())
 	if err != nil {
@@ -711,7 +712,7 @@ func readClusterStream(t *testing.T, nc *natstest.Cluster) []storedMsg {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s, _ := js.Stream(ctx, "INGRESS")
-	var out []storedMsg
+	var out []harness.StoredMsg
 	for seq := uint64(1); seq <= last; seq++ {
 		var m *jetstream.RawStreamMsg
 		for {
@@ -727,7 +728,7 @@ func readClusterStream(t *testing.T, nc *natstest.Cluster) []storedMsg {
 		if err != nil || m.Subject != "internal.ingress.v1" {
 			continue
 		}
-		out = append(out, storedMsg{Subject: m.Subject, MsgID: m.Header.Get(jetstream.MsgIDHeader), Data: m.Data})
+		out = append(out, harness.StoredMsg{Subject: m.Subject, MsgID: m.Header.Get(jetstream.MsgIDHeader), Data: m.Data})
 	}
 	return out
 }
