@@ -510,8 +510,17 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			c.closeLeft()
 			return nil
 		}
+		// Pokes come with every watched write (a burst of confirmations
+		// is hundreds): one reconcile per reconcileGap at most.
+		select {
+		case <-ctx.Done():
+		case <-time.After(reconcileGap):
+		}
 	}
 }
+
+// reconcileGap is the least time between two reconciles.
+const reconcileGap = 100 * time.Millisecond
 
 func (c *Coordinator) closeLeft() {
 	select {

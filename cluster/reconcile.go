@@ -360,7 +360,7 @@ func (c *Coordinator) confirmer(ctx context.Context) {
 			_, a := c.added[ch]
 			_, w := c.wanted[ch]
 			e, ok := c.confs[ch][c.me]
-			if a && w && (!ok || e != c.epoch) && !sentRecently(ch+"."+c.me) {
+			if a && w && (!ok || e != c.epoch) && !sentRecently("put "+ch+"."+c.me) {
 				puts = append(puts, ch+"."+c.me)
 			}
 		}
@@ -370,7 +370,7 @@ func (c *Coordinator) confirmer(ctx context.Context) {
 				_, j := c.joined[ch]
 				_, a := c.added[ch]
 				_, w := c.wanted[ch]
-				if !(j && a && w) && !sentRecently(ch+"."+c.me) {
+				if !(j && a && w) && !sentRecently("del "+ch+"."+c.me) {
 					dels = append(dels, ch+"."+c.me)
 				}
 			}
@@ -386,7 +386,7 @@ func (c *Coordinator) confirmer(ctx context.Context) {
 				if seen.Before(c.loadedAt) {
 					seen = c.loadedAt
 				}
-				if now.Sub(seen) > 2*ttl && !sentRecently(ch+"."+inst) {
+				if now.Sub(seen) > 2*ttl && !sentRecently("del "+ch+"."+inst) {
 					dels = append(dels, ch+"."+inst)
 				}
 			}

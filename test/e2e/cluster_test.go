@@ -143,6 +143,22 @@ func (b *clusterBed) waitReaders(n int, d time.Duration) time.Duration {
 	return time.Since(start)
 }
 
+// waitDropped waits until one of chs has fewer than n readers: the fake
+// server has seen the connections of a killed instance close (until then
+// it still counts them as readers).
+func (b *clusterBed) waitDropped(chs map[string]bool, n int) {
+	b.t.Helper()
+	harness.WaitFor(b.t, 30*time.Second, 5*time.Millisecond, "the killed instance's connections closed", func() (bool, string) {
+		rs := b.readers()
+		for ch := range chs {
+			if rs[ch] < n {
+				return true, ""
+			}
+		}
+		return false, "every channel still has its readers"
+	})
+}
+
 // load generates PRIVMSGs over every channel at rate until stopped.
 type load struct {
 	cancel context.CancelFunc
@@ -231,10 +247,13 @@ func TestE2EClusterCrashAndRollingRestart(t *testing.T) {
 
 	// A crash: the two other instances take the channels over; with two
 	// replicas every channel keeps a reader meanwhile.
+	victim := joinedChannels(t, ins[1])
+	killed := time.Now()
 	ins[1].p.Signal(syscall.SIGKILL)
 	ins[1].p.Wait(10 * time.Second)
-	recovered := b.waitReaders(2, 60*time.Second)
-	t.Logf("SIGKILL of one of 3 instances (replicas 2, lease TTL 2 s): every channel has 2 readers again after %v", recovered.Round(10*time.Millisecond))
+	b.waitDropped(victim, 2)
+	b.waitReaders(2, 60*time.Second)
+	t.Logf("SIGKILL of one of 3 instances (replicas 2, lease TTL 2 s): every channel has 2 readers again %v after the kill", time.Since(killed).Round(10*time.Millisecond))
 	time.Sleep(time.Second)
 
 	// A rolling restart: a new instance, ready, then the old one leaves.
@@ -297,6 +316,12 @@ func TestE2EClusterOneReplicaCrash(t *testing.T) {
 	killed := time.Now()
 	ins[1].p.Signal(syscall.SIGKILL)
 	ins[1].p.Wait(10 * time.Second)
+	b.waitDropped(victim, 1)
+	// The survivor closes a gap per channel once it has joined it.
+	harness.WaitFor(t, 60*time.Second, 20*time.Millisecond, "the survivor's gaps closed", func() (bool, string) {
+		g := harness.Metric(t, harness.Metrics(t, ins[0].base), "ingress_cluster_gaps_total", "")
+		return g >= float64(len(victim)), fmt.Sprintf("%v gaps", g)
+	})
 	b.waitReaders(1, 60*time.Second)
 	time.Sleep(time.Second)
 	l.stop()
