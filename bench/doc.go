@@ -2,7 +2,10 @@
 // Twitch IRC parsers, the envelope benchmarks, the end-to-end load
 // harness (package load, command cmd/load), and the long runs of the fault
 // suite (command cmd/faults, which runs ../test/faults with the durations
-// of the fault-injection report and rewrites the README's table). It is a
+// of the fault-injection report and rewrites the README's table), and the
+// long fault run of cluster mode (command cmd/chaos: instances killed or
+// replaced every interval under load, then sent, delivered, lost,
+// duplicated and the seconds without a reader). It is a
 // nested module (its own go.mod, with a replace to ../) so that the service's
 // module never depends on the peers it is measured against:
 // github.com/ergochat/irc-go v0.5.0 and github.com/gempir/go-twitch-irc/v4
