@@ -40,29 +40,39 @@ type FailurePayload struct {
 }
 
 func (p *Publisher) failureEvent(s *slot) FailureEvent {
+	return NewFailureEvent(&s.msg, s.lastErr, s.sends, p.opts.FailureEnvelopeMax)
+}
+
+// NewFailureEvent returns the failure event of m, given up after attempts
+// sends with err (classed "permanent" when IsPermanent, else
+// "retries-exhausted"): the original envelope when it is valid JSON of at
+// most envelopeMax bytes, else its text cut to envelopeMax. A driver that
+// forwards on its own (the outbox) builds its failure events with it, in
+// the shape the Publisher publishes.
+func NewFailureEvent(m *Message, err error, attempts, envelopeMax int) FailureEvent {
 	class := "retries-exhausted"
-	if IsPermanent(s.lastErr) {
+	if IsPermanent(err) {
 		class = "permanent"
 	}
 	ev := FailureEvent{
-		V: "1", ID: newID(), CorrelationID: s.msg.MsgID,
-		TraceID:   traceID(s.msg.TraceParent),
+		V: "1", ID: newID(), CorrelationID: m.MsgID,
+		TraceID:   traceID(m.TraceParent),
 		Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		Type:      FailureType,
 		Payload: FailurePayload{
-			Subject: s.msg.Subject, MsgID: s.msg.MsgID,
-			Attempts: s.sends, Class: class,
+			Subject: m.Subject, MsgID: m.MsgID,
+			Attempts: attempts, Class: class,
 		},
 	}
-	if s.lastErr != nil {
-		ev.Payload.Error = s.lastErr.Error()
+	if err != nil {
+		ev.Payload.Error = err.Error()
 	}
-	data := s.msg.Data
-	if len(data) <= p.opts.FailureEnvelopeMax && json.Valid(data) {
+	data := m.Data
+	if len(data) <= envelopeMax && json.Valid(data) {
 		ev.Payload.Envelope = json.RawMessage(data)
 	} else {
-		if len(data) > p.opts.FailureEnvelopeMax {
-			data = data[:p.opts.FailureEnvelopeMax]
+		if len(data) > envelopeMax {
+			data = data[:envelopeMax]
 			ev.Payload.Truncated = true
 		}
 		// encoding/json replaces invalid UTF-8 with U+FFFD.

@@ -2,8 +2,6 @@ package outbox
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -714,25 +712,7 @@ func (f *forwarder) stats(s *Stats) {
 // refused permanently, in the shape bus.Publisher publishes.
 func (f *forwarder) failureEvent(it *item) bus.Message {
 	m := &it.msg
-	ev := bus.FailureEvent{
-		V: "1", ID: newID(), CorrelationID: m.MsgID, TraceID: traceID(m.TraceParent),
-		Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		Type:      bus.FailureType,
-		Payload: bus.FailurePayload{
-			Subject: m.Subject, MsgID: m.MsgID, Attempts: it.sends, Class: "permanent",
-			Error: errString(it.lastErr),
-		},
-	}
-	data := m.Data
-	if len(data) <= f.opts.FailureEnvelopeMax && json.Valid(data) {
-		ev.Payload.Envelope = json.RawMessage(data)
-	} else {
-		if len(data) > f.opts.FailureEnvelopeMax {
-			data = data[:f.opts.FailureEnvelopeMax]
-			ev.Payload.Truncated = true
-		}
-		ev.Payload.EnvelopeText = string(data)
-	}
+	ev := bus.NewFailureEvent(m, it.lastErr, it.sends, f.opts.FailureEnvelopeMax)
 	b, err := json.Marshal(ev)
 	if err != nil { // cannot happen: every field marshals
 		b = []byte(`{}`)
@@ -743,33 +723,6 @@ func (f *forwarder) failureEvent(it *item) bus.Message {
 	}
 	return bus.Message{Subject: f.opts.Prefix + f.opts.FailureSubject, Data: b, MsgID: id,
 		TraceParent: m.TraceParent, ContentType: "application/json", Received: m.Received}
-}
-
-// traceID returns the trace-id field of a W3C traceparent, or "".
-func traceID(tp string) string {
-	if len(tp) < 55 || tp[2] != '-' || tp[35] != '-' {
-		return ""
-	}
-	return tp[3:35]
-}
-
-// newID returns a random (version 4) UUID.
-func newID() string {
-	var b [16]byte
-	crand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
 }
 
 func errString(err error) string {
