@@ -290,6 +290,12 @@ func TestRetriesAndFailureEvents(t *testing.T) {
 						t.Errorf("failure event MsgID = %q, want failed-%s", e.MsgID, ev.Payload.MsgID)
 					}
 				}
+				// A loss is settled before it is logged (the log call waits
+				// for the publisher's lock to be released): Flush can return
+				// first. Wait, bounded, for the entries.
+				for deadline := time.Now().Add(10 * time.Second); len(lg.undeliveredIDs(t, "lost")) < tc.wantLost && time.Now().Before(deadline); {
+					time.Sleep(5 * time.Millisecond)
+				}
 				if got := lg.undeliveredIDs(t, "lost"); len(got) != tc.wantLost {
 					t.Errorf("lost ids logged = %v, want %d", got, tc.wantLost)
 				}

@@ -105,7 +105,7 @@ func (c *Cluster) Start(i int) {
 		c.t.Fatal(err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	if !s.ReadyForConnections(60 * time.Second) {
 		c.t.Fatalf("nats node %d not ready", i+1)
 	}
 	c.nodes[i] = s
