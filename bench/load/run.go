@@ -30,8 +30,10 @@ type Config struct {
 	// Twurple.
 	Target string
 	// Bus is "jetstream" (default: the shared bus at NATSURL, through a
-	// stream with a 2 min duplicate window), "core" (core NATS at NATSURL)
-	// or "embedded" (the service's own embedded NATS; Ours only).
+	// stream with a 2 min duplicate window; the service publishes directly,
+	// OUTBOX=off, as the peers do), "outbox" (the same stream, the service
+	// through its durable outbox, OUTBOX=disk; Ours only), "core" (core NATS
+	// at NATSURL) or "embedded" (the service's own embedded NATS; Ours only).
 	Bus string
 	// Channels is the number of channels, named ch0 … ch(N−1). Default 1.
 	Channels int
@@ -211,6 +213,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	irc := strings.TrimPrefix(url, "tcp://")
 
 	natsURL := cfg.NATSURL
+	if cfg.Bus == "outbox" && cfg.Target != Ours {
+		return res, errors.New("load: the outbox is the service's own; peers need core or jetstream")
+	}
 	if cfg.Bus == "embedded" {
 		if cfg.Target != Ours {
 			return res, errors.New("load: the embedded bus is the service's own; peers need core or jetstream")
@@ -258,7 +263,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cons, err = consumer.Start(ctx, nc, opts)
 		return err
 	}
-	if cfg.Bus == "jetstream" {
+	if cfg.Bus == "jetstream" || cfg.Bus == "outbox" {
 		if nc0, err := nats.Connect(natsURL); err == nil {
 			js, _ := jetstream.New(nc0)
 			_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{prefix + "internal.>"},

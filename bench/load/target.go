@@ -89,7 +89,9 @@ func startTarget(cfg *Config, irc, natsURL, subjectPrefix, stream string, channe
 		case "core":
 			env = append(env, "MESSAGE_BUS_DRIVER=nats-core", "NATS_URL="+natsURL)
 		case "jetstream":
-			env = append(env, "MESSAGE_BUS_DRIVER=nats", "NATS_URL="+natsURL)
+			env = append(env, "MESSAGE_BUS_DRIVER=nats", "NATS_URL="+natsURL, "OUTBOX=off")
+		case "outbox":
+			env = append(env, "MESSAGE_BUS_DRIVER=nats", "NATS_URL="+natsURL, "OUTBOX=disk")
 		case "embedded":
 			env = append(env, "MESSAGE_BUS_DRIVER=embedded", "EMBEDDED_NATS_PORT="+strings.TrimPrefix(natsURL, "nats://127.0.0.1:"))
 		}

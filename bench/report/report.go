@@ -91,7 +91,7 @@ var scenarioNotes = map[string]string{
 }
 
 var targets = []string{load.Ours, load.GoPeer, load.Twurple}
-var buses = []string{"core", "jetstream", "embedded"}
+var buses = []string{"core", "jetstream", "outbox", "embedded"}
 
 // latest returns the last result of scenario/target/bus, or nil.
 func (d *Data) latest(scenario, target, bus string) *load.Result {
@@ -358,6 +358,7 @@ func targetsSection(w io.Writer, d *Data) {
 		p("| p99 at 10k lines/s < 10 ms (JetStream), below each peer's | %s ms (%s) | %s |\n",
 			ms(r.Check.Latency.P99), strings.Join(peers, ", "), check(ok))
 	}
+	outboxTargets(p, d)
 	for _, b := range buses {
 		r := d.latest("soak", load.Ours, b)
 		if r == nil {
@@ -376,6 +377,20 @@ func targetsSection(w io.Writer, d *Data) {
 		}
 	}
 	p("\n")
+}
+
+// outboxTargets reports the outbox against direct publishing into the same
+// JetStream stream: its sustained rate (≥ 70 % of direct) and its p99 at
+// 10,000 lines/s (< 25 ms).
+func outboxTargets(p func(string, ...any), d *Data) {
+	if o, j := d.saturation(load.Ours, "outbox"), d.saturation(load.Ours, "jetstream"); o != nil && j != nil && j.Max > 0 {
+		p("| outbox: sustained rate ≥ 70 %% of direct JetStream publishing | %s vs %s lines/s = %.0f %% | %s |\n",
+			group(int64(o.Max)), group(int64(j.Max)), 100*o.Max/j.Max, check(o.Max >= 0.7*j.Max))
+	}
+	if r := d.latest("hundred", load.Ours, "outbox"); r != nil {
+		p("| outbox: p99 receive → stream at 10k lines/s < 25 ms, 0 lost | %s ms, lost %d, duplicated %d | %s |\n",
+			ms(r.Check.Latency.P99), r.Check.Lost, r.Check.Duplicated, check(r.OK() && r.Check.Latency.P99 < 25*time.Millisecond))
+	}
 }
 
 func boundNote(s *Saturation) string {

@@ -55,6 +55,27 @@ func TestMarkdown(t *testing.T) {
 	}
 }
 
+func TestMarkdownOutbox(t *testing.T) {
+	d := testData()
+	d.Results = append(d.Results,
+		result("saturate", load.Ours, "jetstream", 10000, 10000, time.Millisecond),
+		result("saturate", load.Ours, "jetstream", 20000, 15000, time.Millisecond), // pushed back
+		result("saturate", load.Ours, "outbox", 10000, 10000, 2*time.Millisecond),
+		result("hundred", load.Ours, "outbox", 10000, 10000, 30*time.Millisecond))
+	var b bytes.Buffer
+	if err := Markdown(&b, d, "report.svg"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| outbox: sustained rate ≥ 70 % of direct JetStream publishing | 10,000 vs 10,000 lines/s = 100 % | met |",
+		"| outbox: p99 receive → stream at 10k lines/s < 25 ms, 0 lost | 30.0 ms, lost 0, duplicated 0 | **missed** |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q\n%s", want, b.String())
+		}
+	}
+}
+
 func TestSVG(t *testing.T) {
 	var b bytes.Buffer
 	if err := SVG(&b, testData()); err != nil {

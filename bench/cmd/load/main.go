@@ -65,7 +65,7 @@ func run() error {
 	var o options
 	scen := flag.String("scenarios", "one,hundred,thousand,tenk,saturate,ceiling", "scenarios to run: one (1 channel, max rate), hundred (100 ch, 10k/s), thousand (1,000 ch, 10k/s), tenk (10,000 ch over ≥100 connections, 50k/s), saturate (step the rate up), ceiling (bare JetStream PublishAsync), soak (ours, 1,000 ch, 10k/s for -soak)")
 	targets := flag.String("targets", "ingress-egress,go-twitch-irc,twurple", "targets: ingress-egress, go-twitch-irc, twurple")
-	buses := flag.String("buses", "core,jetstream", "buses: core, jetstream (embedded: the service's own, ours only)")
+	buses := flag.String("buses", "core,jetstream", "buses: core, jetstream (direct publishing), outbox (the service through its durable outbox into the same JetStream stream, ours only), embedded (the service's own, ours only)")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "send window of each run (soak aside)")
 	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "send window of the soak run")
 	soakBus := flag.String("soak-buses", "jetstream", "buses of the soak run (core, jetstream, embedded), one run each")
@@ -151,7 +151,7 @@ func run() error {
 				map[string]float64{"one": -1, "hundred": 10000, "thousand": 10000, "tenk": 50000}[s]
 			for _, b := range o.buses {
 				for _, t := range o.targets {
-					if b == "embedded" && t != load.Ours {
+					if (b == "embedded" || b == "outbox") && t != load.Ours {
 						continue
 					}
 					c := base
@@ -169,7 +169,7 @@ func run() error {
 		case "saturate":
 			for _, b := range o.buses {
 				for _, t := range o.targets {
-					if b == "embedded" && t != load.Ours {
+					if (b == "embedded" || b == "outbox") && t != load.Ours {
 						continue
 					}
 					for _, rate := range o.satRates {
