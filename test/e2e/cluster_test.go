@@ -26,11 +26,11 @@ import (
 	"github.com/ingress-egress/ingress-egress/twitch/twitchtest"
 )
 
-// clusterTurns lets one cluster scenario run at a time (beside the other
+// clusterTurns lets two cluster scenarios run at a time (beside the other
 // end-to-end tests): each is three NATS nodes and up to five instances
-// under 2,000 lines/s, and two at once on a 2-core machine starve each
-// other's heartbeats of CPU.
-var clusterTurns = make(chan struct{}, 1)
+// under 2,000 lines/s, and all seven at once on a 2-core machine starve
+// the instances' heartbeats of CPU.
+var clusterTurns = make(chan struct{}, 2)
 
 // clusterTurn waits for the turn of the calling test, given back when it
 // ends.
@@ -78,9 +78,11 @@ func newClusterBed(t *testing.T, nchannels int, twitchCfg twitchtest.Config, env
 		"NATS_URL":           nc.URL(),
 		"CLUSTER":            "nats",
 		"CLUSTER_LEASE_TTL":  "2s",
-		// An anonymous connection joins its 20 channels in one burst (20
-		// JOINs per 10 s per connection), and the connections open fast.
-		"TWITCH_CHANNELS_PER_CONN": "20",
+		// An anonymous connection joins its 10 channels in one burst, and
+		// as many again in the same window (20 JOINs per 10 s per
+		// connection) when it takes channels over; the connections open
+		// fast.
+		"TWITCH_CHANNELS_PER_CONN": "10",
 		"TWITCH_CONNECT_RATE":      "50",
 		"IRC_RECONNECT_INITIAL_MS": "100",
 		"IRC_RECONNECT_MAX_MS":     "500",
