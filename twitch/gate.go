@@ -11,8 +11,10 @@ import (
 // failed (the shared budget could not be reached).
 const gateRetry = time.Second
 
-// gateReq is a request to the JoinGate for n JOINs, cancelled by cancel.
+// gateReq is a request to the JoinGate for n JOINs for s, cancelled by
+// cancel.
 type gateReq struct {
+	s      *session
 	n      int
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -24,55 +26,65 @@ type gateReq struct {
 // for its current session; the slot is poked when it returns. m.mu is held.
 func (m *Manager) askGate(sl *slot, s *session, n int, now time.Time, wake time.Time) (*gateReq, time.Time) {
 	switch {
-	case n == 0 || sl.gateFor != nil || m.ctx == nil:
+	case n == 0 || sl.gate != nil || m.ctx == nil:
 		return nil, wake
 	case now.Before(sl.gateRetryAt):
 		return nil, soonest(wake, sl.gateRetryAt)
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	sl.gateFor, sl.gateCancel = s, cancel
-	return &gateReq{n: n, ctx: ctx, cancel: cancel}, wake
+	sl.gate = &gateReq{s: s, n: n, ctx: ctx, cancel: cancel}
+	return sl.gate, wake
 }
 
-// gatedJoins asks the JoinGate for n JOINs for s and sends those still
-// needed at once; a grant s no longer needs (it was replaced, it ended, the
-// channels left or were joined meanwhile) is dropped and counted. It runs
-// on its own goroutine, started by syncJoins, and pokes the slot when done
-// so that the loop asks for the rest. The request is cancelled when s ends
-// or stops being the slot's current session (setState).
-func (m *Manager) gatedJoins(sl *slot, s *session, r *gateReq) {
-	ctx, cancel, n := r.ctx, r.cancel, r.n
-	defer cancel()
+// dropGate cancels the slot's JoinGate request unless it is for cur: its
+// grant would be for a session that joins nothing any more. m.mu is held.
+func (sl *slot) dropGate(cur *session) {
+	if r := sl.gate; r != nil && r.s != cur {
+		r.cancel()
+		sl.gate = nil
+	}
+}
+
+// gatedJoins asks the JoinGate for r.n JOINs for r.s and sends those still
+// needed at once; a grant no longer needed (the session was replaced or
+// ended, the channels left or were joined meanwhile) is dropped and
+// counted. It runs on its own goroutine, started by syncJoins, and pokes
+// the slot when done so that the loop asks for the rest. The request is
+// cancelled when its session ends or stops being the slot's current one
+// (dropGate).
+func (m *Manager) gatedJoins(sl *slot, r *gateReq) {
+	s := r.s
+	defer r.cancel()
 	go func() {
 		select {
 		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
+			r.cancel()
+		case <-r.ctx.Done():
 		}
 	}()
-	granted, err := m.o.JoinGate.TakeJoins(ctx, s.login, n)
-	granted = min(max(granted, 0), n)
+	granted, err := m.o.JoinGate.TakeJoins(r.ctx, s.login, r.n)
+	granted = min(max(granted, 0), r.n)
 	now := time.Now()
 	m.mu.Lock()
-	if sl.gateFor == s {
-		sl.gateFor, sl.gateCancel = nil, nil
+	mine := sl.gate == r
+	if mine {
+		sl.gate = nil
 	}
 	if err != nil {
-		failing := ctx.Err() == nil
-		if failing {
+		if mine && r.ctx.Err() == nil {
 			sl.gateRetryAt = now.Add(gateRetry)
 			if !sl.gateFailing {
 				m.log.Warn("cannot take JOINs from the join gate; retrying", "slot", sl.id, "error", err.Error())
 			}
+			sl.gateFailing = true
 		}
-		sl.gateFailing = failing
 		m.mu.Unlock()
 		sl.poke()
 		return
 	}
 	sl.gateFailing = false
 	var send []string
-	if sl.cur == s && !s.gone {
+	if mine && !s.gone {
 		need, _ := m.joinsNeeded(sl, s, now)
 		send = need[:min(granted, len(need))]
 		m.markSent(sl, s, send, now)

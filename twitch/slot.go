@@ -37,11 +37,9 @@ type slot struct {
 	reconnectsBy  map[string]uint64 // reconnects by reasonClass
 	lastErr       string
 	connectedAt   time.Time
-	// The JoinGate request in flight (gatedJoins), for gateFor, the
-	// current session when it was made; gateRetryAt is when to ask again
-	// after the gate failed.
-	gateFor     *session
-	gateCancel  context.CancelFunc
+	// The JoinGate request in flight (gatedJoins), for the current
+	// session; gateRetryAt is when to ask again after the gate failed.
+	gate        *gateReq
 	gateRetryAt time.Time
 	gateFailing bool
 }
@@ -407,12 +405,7 @@ func (l *slotLoop) setState() {
 		st = stateBackoff
 	}
 	l.sl.state = st
-	if l.sl.gateFor != nil && l.sl.gateFor != l.cur {
-		// The JoinGate's grant would be for a session that no longer
-		// joins anything.
-		l.sl.gateCancel()
-		l.sl.gateFor, l.sl.gateCancel = nil, nil
-	}
+	l.sl.dropGate(l.cur)
 	l.sl.cur, l.sl.old = l.cur, l.old
 }
 
