@@ -233,7 +233,7 @@ func (svc *service) clusterMetrics(m *server.MetricWriter) {
 	m.Gauge("ingress_cluster_channels_owned", "Wanted channels this instance owns.", float64(s.Owned))
 	m.Gauge("ingress_cluster_channels_confirmed", "Owned channels joined here.", float64(s.Confirmed))
 	m.Gauge("ingress_cluster_channels_reading", "Channels handed to the reader: owned, or not yet handed over.", float64(s.Reading))
-	m.Gauge("ingress_cluster_join_queue", "Owned channels waiting for the shared JOIN budget.", float64(s.JoinQueue))
+	m.Gauge("ingress_cluster_join_queue", "Owned channels not yet handed to the reader (with an account the reader then waits for the shared JOIN budget itself: see ingress_cluster_join_budget_waits_total).", float64(s.JoinQueue))
 	m.Gauge("ingress_cluster_channels_uncovered", "Wanted channels that no live instance has confirmed (the same figure on every instance).", float64(s.Uncovered))
 	m.Counter("ingress_cluster_handovers_total", "Channels parted here after their new owners confirmed them.", float64(s.Handovers))
 	m.Counter("ingress_cluster_takeovers_total", "Channels this instance started to own.", float64(s.Takeovers))
