@@ -19,22 +19,9 @@ import (
 	"github.com/ingress-egress/ingress-egress/twitch"
 )
 
-// clusterReader is the connection manager as the cluster coordinator
-// drives it.
-type clusterReader struct{ *twitch.Manager }
-
-// Channels reports the channels joined on a live connection and those that
-// failed, from the manager's status.
-func (r clusterReader) Channels() (joined, failed []string) {
-	st := r.Status()
-	for _, c := range st.Connections {
-		joined = append(joined, c.Joined...)
-	}
-	for _, f := range st.Failed {
-		failed = append(failed, f.Channel)
-	}
-	return joined, failed
-}
+// The connection manager is the coordinator's reader: Manager.Channels is
+// the cheap snapshot of joined and failed channels it polls.
+var _ cluster.Reader = (*twitch.Manager)(nil)
 
 // clusterAccount is the Twitch login whose JOIN budget the instances
 // share; empty for anonymous logins, where every connection is its own
@@ -56,10 +43,29 @@ func (c *config) clusterOptions(log *slog.Logger) cluster.Options {
 		KVReplicas: c.clusterKVReplicas,
 		Seed:       c.channels,
 		Account:    c.clusterAccount(),
-		JoinRate:   c.joinRate,
-		JoinWindow: 10 * time.Second,
-		Logger:     log,
+		// The manager takes every JOIN of the account from the shared
+		// budget itself (clusterJoinGate), rejoins included.
+		GatedReader: c.clusterAccount() != "",
+		JoinRate:    c.joinRate,
+		JoinWindow:  10 * time.Second,
+		Logger:      log,
 	}
+}
+
+// clusterJoinGate is the connection manager's JoinGate in cluster mode
+// with an account: every JOIN the manager sends as the account — the first
+// ones, those after a reconnect or a RECONNECT, retries — is taken from
+// the budget all the instances share. Nil for anonymous logins, each its
+// own identity with the manager's own limit. The coordinator is made after
+// the manager (it drives it) and before the manager runs, which is when
+// the gate is first asked.
+func (svc *service) clusterJoinGate(c *config) twitch.JoinGate {
+	if c.clusterMode != "nats" || c.clusterAccount() == "" {
+		return nil
+	}
+	return twitch.JoinGateFunc(func(ctx context.Context, login string, n int) (int, error) {
+		return svc.coord.TakeJoins(ctx, login, n)
+	})
 }
 
 // connectCluster opens the coordinator's own NATS connection, with the
@@ -124,7 +130,7 @@ func (svc *service) startCluster(c *config) error {
 		nc.Close()
 		return fmt.Errorf("cluster: jetstream: %w", err)
 	}
-	coord, err := cluster.New(js, clusterReader{svc.mgr}, c.clusterOptions(svc.log))
+	coord, err := cluster.New(js, svc.mgr, c.clusterOptions(svc.log))
 	if err != nil {
 		nc.Close()
 		return err
@@ -227,7 +233,7 @@ func (svc *service) clusterMetrics(m *server.MetricWriter) {
 	m.Gauge("ingress_cluster_channels_owned", "Wanted channels this instance owns.", float64(s.Owned))
 	m.Gauge("ingress_cluster_channels_confirmed", "Owned channels joined here.", float64(s.Confirmed))
 	m.Gauge("ingress_cluster_channels_reading", "Channels handed to the reader: owned, or not yet handed over.", float64(s.Reading))
-	m.Gauge("ingress_cluster_join_queue", "Owned channels waiting for the shared JOIN budget.", float64(s.JoinQueue))
+	m.Gauge("ingress_cluster_join_queue", "Owned channels not yet handed to the reader (with an account the reader then waits for the shared JOIN budget itself: see ingress_cluster_join_budget_waits_total).", float64(s.JoinQueue))
 	m.Gauge("ingress_cluster_channels_uncovered", "Wanted channels that no live instance has confirmed (the same figure on every instance).", float64(s.Uncovered))
 	m.Counter("ingress_cluster_handovers_total", "Channels parted here after their new owners confirmed them.", float64(s.Handovers))
 	m.Counter("ingress_cluster_takeovers_total", "Channels this instance started to own.", float64(s.Takeovers))

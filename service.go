@@ -90,6 +90,7 @@ func startService(ctx context.Context, c *config, getenv func(string) string, st
 	topts := c.twitchOptions(svc.auth, svc.ingest, log)
 	if c.clusterMode == "nats" {
 		topts.Channels = nil // the coordinator adds the channels this instance owns
+		topts.JoinGate = svc.clusterJoinGate(c)
 	}
 	if svc.mgr, err = twitch.New(topts); err != nil {
 		return nil, err

@@ -186,3 +186,55 @@ func sanitizeKey(s string) string {
 	}
 	return string(b)
 }
+
+// ErrNoBudget is returned by TakeJoins when the coordinator keeps no
+// shared JOIN budget (Options.Account is empty).
+var ErrNoBudget = errors.New("cluster: no shared JOIN budget (no account configured)")
+
+// TakeJoins waits until at least one JOIN of login is allowed by the
+// account's budget, shared by every instance of the cluster, and takes up
+// to n of them: it returns how many it took (1..n), or an error when ctx
+// ends or the bucket cannot be reached (nothing may be joined then: the
+// budget fails closed). It waits for the buckets to be set up. It is a
+// twitch.JoinGate: the reader calls it before every JOIN it sends as the
+// account (Options.GatedReader), and sends what it was granted at once.
+// The callers of one instance take their turns.
+func (c *Coordinator) TakeJoins(ctx context.Context, login string, n int) (int, error) {
+	if n <= 0 {
+		return 0, nil
+	}
+	if c.o.Account == "" {
+		return 0, ErrNoBudget
+	}
+	select {
+	case <-c.setupDone:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	b := c.budgetFor(login)
+	select {
+	case c.takeSem <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-c.takeSem }()
+	return b.Take(ctx, n)
+}
+
+// budgetFor returns login's budget: the Account's, or one made at first
+// use for another login (an account whose credentials name another login
+// than the one configured).
+func (c *Coordinator) budgetFor(login string) *Budget {
+	if login == "" || budgetKey(login) == c.budget.key {
+		return c.budget
+	}
+	key := budgetKey(login)
+	c.budgetsMu.Lock()
+	defer c.budgetsMu.Unlock()
+	b := c.budgets[key]
+	if b == nil {
+		b = newBudget(c.joins, login, c.o.JoinRate, c.o.JoinWindow, c.o.JoinMargin)
+		c.budgets[key] = b
+	}
+	return b
+}

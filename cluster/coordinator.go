@@ -71,6 +71,13 @@ type Options struct {
 	// JOIN budget; empty (anonymous logins, each its own identity) keeps
 	// the reader's own limit only.
 	Account string
+	// GatedReader says that the reader takes every JOIN it sends as Account
+	// from TakeJoins (twitch.Options.JoinGate): the first JOINs, and those
+	// the coordinator never sees — JOINs again after a reconnect, retries.
+	// The coordinator then hands owned channels over at once and leaves the
+	// pacing to the reader. False: the coordinator takes one JOIN from the
+	// budget for each channel it hands over, which bounds those JOINs only.
+	GatedReader bool
 	// JoinRate JOINs per JoinWindow for Account, across the cluster.
 	// Defaults 20 per 10 s.
 	JoinRate   int
@@ -207,6 +214,12 @@ type Coordinator struct {
 	members, channels, confirmed, joins jetstream.KeyValue
 	budget                              *Budget
 	setupDone                           chan struct{}
+	// TakeJoins: one caller at a time takes from the budget (the others of
+	// this instance wait here, not in compare-and-set races on the key);
+	// budgets of logins other than Account, made at first use.
+	takeSem   chan struct{}
+	budgetsMu sync.Mutex
+	budgets   map[string]*Budget
 
 	poke      chan struct{} // reconcile now
 	joinWake  chan struct{} // the join queue has work
@@ -273,6 +286,8 @@ func New(js jetstream.JetStream, r Reader, opts Options) (*Coordinator, error) {
 		o: opts, js: js, r: r, me: opts.Instance,
 		log:            opts.Logger.With("component", "cluster", "instance", opts.Instance),
 		setupDone:      make(chan struct{}),
+		takeSem:        make(chan struct{}, 1),
+		budgets:        map[string]*Budget{},
 		poke:           make(chan struct{}, 1),
 		joinWake:       make(chan struct{}, 1),
 		confWake:       make(chan struct{}, 1),

@@ -63,6 +63,11 @@
 // in as it. Budget keeps the times of the account's latest JOINs in one key
 // and takes from it with compare-and-set, so that the instances together
 // stay within the limit whatever the membership does; see Budget for the
-// argument and its margin. Anonymous logins are each their own identity
-// and keep the reader's own limit.
+// argument and its margin. The reader takes every JOIN it sends from
+// Coordinator.TakeJoins (Options.GatedReader; the twitch package's
+// Options.JoinGate), its JOINs again after a reconnect included, which the
+// coordinator never sees; a reader that does not is given channels only as
+// the coordinator takes their JOINs from the budget, which bounds the first
+// JOINs only. Anonymous logins are each their own identity and keep the
+// reader's own limit.
 package cluster

@@ -240,13 +240,19 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// joinBatch is the most channels handed to the reader at once when there
-// is no shared budget to take them from (the reader has its own limit).
+// joinBatch is the most channels handed to the reader at once when the
+// coordinator does not take them from the shared budget itself (the reader
+// has its own limit, or takes its JOINs through TakeJoins).
 const joinBatch = 500
 
-// joiner hands queued channels to the reader, through the shared JOIN
-// budget when there is one, until ctx ends.
+// joiner hands queued channels to the reader until ctx ends, through the
+// shared JOIN budget when there is one and the reader does not take its
+// JOINs from it itself.
 func (c *Coordinator) joiner(ctx context.Context) {
+	budget := c.budget
+	if c.o.GatedReader {
+		budget = nil
+	}
 	failing := false
 	for {
 		select {
@@ -256,7 +262,7 @@ func (c *Coordinator) joiner(ctx context.Context) {
 		}
 		for ctx.Err() == nil {
 			limit := joinBatch
-			if c.budget != nil {
+			if budget != nil {
 				limit = c.o.JoinRate
 			}
 			c.mu.Lock()
@@ -272,8 +278,8 @@ func (c *Coordinator) joiner(ctx context.Context) {
 			if len(batch) == 0 {
 				break
 			}
-			if c.budget != nil {
-				n, err := c.budget.Take(ctx, len(batch))
+			if budget != nil {
+				n, err := budget.Take(ctx, len(batch))
 				if err != nil {
 					c.requeue(batch)
 					if ctx.Err() != nil {

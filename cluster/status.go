@@ -15,7 +15,7 @@ type Stats struct {
 	Owned      int  `json:"owned"`     // wanted channels this instance owns
 	Confirmed  int  `json:"confirmed"` // of those, joined here
 	Reading    int  `json:"reading"`   // channels handed to the reader (owned, or not yet handed over)
-	JoinQueue  int  `json:"joinQueue"` // owned channels waiting for the JOIN budget
+	JoinQueue  int  `json:"joinQueue"` // owned channels not yet handed to the reader (waiting for the JOIN budget unless GatedReader)
 	// Uncovered is the number of wanted channels that no live instance has
 	// confirmed: the cluster's gap, as this instance sees it (every
 	// instance reports the same figure; do not add them up).

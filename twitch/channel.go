@@ -155,54 +155,27 @@ func (m *Manager) remove(name string) {
 
 // syncJoins sends the PARTs and JOINs that s needs for its slot's wanted
 // channels, within the rate limit, and returns when it must be called again
-// (zero: not before something changes).
+// (zero: not before something changes). With a JoinGate the JOINs are
+// asked of the gate and sent by gatedJoins.
 func (m *Manager) syncJoins(sl *slot, s *session, now time.Time) time.Time {
-	var wake time.Time
-	soonest := func(t time.Time) {
-		if wake.IsZero() || t.Before(wake) {
-			wake = t
-		}
-	}
 	m.mu.Lock()
-	var need []string
-	for name := range sl.wanted {
-		ch := m.channels[name]
-		if ch == nil || ch.failed != "" {
-			continue
-		}
-		js := s.chans[name]
-		switch {
-		case js == nil:
-			need = append(need, name)
-		case js.joined:
-		case !now.Before(js.sentAt.Add(m.o.JoinTimeout)):
-			need = append(need, name)
-		default:
-			soonest(js.sentAt.Add(m.o.JoinTimeout))
-		}
-	}
+	need, wake := m.joinsNeeded(sl, s, now)
 	parts := s.parts
 	s.parts = nil
-	slices.Sort(need)
-	taken, retry := s.joins.take(now, len(need))
-	if taken < len(need) {
-		soonest(now.Add(retry))
-	}
-	if taken > 0 {
-		soonest(now.Add(m.o.JoinTimeout))
-	}
-	for _, name := range need[:taken] {
-		js := s.chans[name]
-		if js == nil {
-			js = &joinState{}
-			s.chans[name] = js
-		} else {
-			sl.cnt.joinRetries.Add(1)
+	var taken int
+	var ask *gateReq
+	if s.joins == nil {
+		ask, wake = m.askGate(sl, s, len(need), now, wake)
+	} else {
+		var retry time.Duration
+		taken, retry = s.joins.take(now, len(need))
+		if taken < len(need) {
+			wake = soonest(wake, now.Add(retry))
 		}
-		js.sentAt = now
-		js.attempts++
-		// A JOIN sent again after a PART of the same channel: the PART's
-		// echo is ours, not a server-side part.
+		if taken > 0 {
+			wake = soonest(wake, now.Add(m.o.JoinTimeout))
+		}
+		m.markSent(sl, s, need[:taken], now)
 	}
 	m.mu.Unlock()
 
@@ -216,6 +189,58 @@ func (m *Manager) syncJoins(sl *slot, s *session, now time.Time) time.Time {
 	}
 	if len(buf) > 0 {
 		s.send(buf)
+	}
+	if ask != nil {
+		// After the PARTs: a channel parted and wanted again is joined
+		// after its PART.
+		go m.gatedJoins(sl, ask)
+	}
+	return wake
+}
+
+// joinsNeeded returns, sorted, the wanted channels of sl that s must JOIN
+// (never sent, or unconfirmed for JoinTimeout), and when the next of the
+// others becomes due (zero: none). m.mu is held.
+func (m *Manager) joinsNeeded(sl *slot, s *session, now time.Time) (need []string, wake time.Time) {
+	for name := range sl.wanted {
+		ch := m.channels[name]
+		if ch == nil || ch.failed != "" {
+			continue
+		}
+		js := s.chans[name]
+		switch {
+		case js == nil:
+			need = append(need, name)
+		case js.joined:
+		case !now.Before(js.sentAt.Add(m.o.JoinTimeout)):
+			need = append(need, name)
+		default:
+			wake = soonest(wake, js.sentAt.Add(m.o.JoinTimeout))
+		}
+	}
+	slices.Sort(need)
+	return need, wake
+}
+
+// markSent records JOINs of names sent on s at now. m.mu is held.
+func (m *Manager) markSent(sl *slot, s *session, names []string, now time.Time) {
+	for _, name := range names {
+		js := s.chans[name]
+		if js == nil {
+			js = &joinState{}
+			s.chans[name] = js
+		} else {
+			sl.cnt.joinRetries.Add(1)
+		}
+		js.sentAt = now
+		js.attempts++
+	}
+}
+
+// soonest returns the earlier of wake and t; a zero wake is no time yet.
+func soonest(wake, t time.Time) time.Time {
+	if wake.IsZero() || t.Before(wake) {
+		return t
 	}
 	return wake
 }
@@ -371,19 +396,34 @@ func (m *Manager) allJoined(sl *slot, s *session) bool {
 }
 
 // Joined returns the wanted channels that are joined on a live connection
-// (confirmed by a JOIN echo or ROOMSTATE), sorted. It is cheaper than
-// Status for a caller that polls coverage (the cluster coordinator).
+// (confirmed by a JOIN echo or ROOMSTATE), sorted.
 func (m *Manager) Joined() []string {
+	joined, _ := m.Channels()
+	return joined
+}
+
+// Channels returns a snapshot of the wanted channels' state, each list
+// sorted: joined are those joined on a live connection (confirmed by a JOIN
+// echo or ROOMSTATE), failed those the server refused or parted (banned,
+// suspended), which are not joined again until added again. The others are
+// being joined. It takes the manager's lock once and builds nothing per
+// connection: cheap enough to poll (the cluster coordinator reads it twice
+// a second), unlike Status.
+func (m *Manager) Channels() (joined, failed []string) {
 	m.mu.Lock()
-	out := make([]string, 0, len(m.channels))
+	joined = make([]string, 0, len(m.channels))
 	for name, ch := range m.channels {
-		if ch.covered > 0 && ch.failed == "" {
-			out = append(out, name)
+		switch {
+		case ch.failed != "":
+			failed = append(failed, name)
+		case ch.covered > 0:
+			joined = append(joined, name)
 		}
 	}
 	m.mu.Unlock()
-	slices.Sort(out)
-	return out
+	slices.Sort(joined)
+	slices.Sort(failed)
+	return joined, failed
 }
 
 // Ready reports whether the manager is running and every wanted channel

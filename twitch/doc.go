@@ -38,8 +38,9 @@
 // # Connections
 //
 // Each connection carries at most Options.ChannelsPerConn channels; JOINs
-// go through a rate limit (Options.JoinRate per JoinWindow) and are sent
-// again if not confirmed by a JOIN echo or ROOMSTATE. A connection that
+// go through a rate limit (Options.JoinRate per JoinWindow, or for an
+// account the budget Options.JoinGate grants from outside the manager) and
+// are sent again if not confirmed by a JOIN echo or ROOMSTATE. A connection that
 // goes silent is probed with PING and replaced when no answer comes; a
 // failed one is redialled with capped, jittered exponential backoff.
 //

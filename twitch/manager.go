@@ -132,6 +132,14 @@ type Options struct {
 	// accounts; verified bots may use more).
 	JoinRate   int
 	JoinWindow time.Duration
+	// JoinGate, when set, grants every JOIN of a connection logged in as
+	// an account (the first JOINs, the JOINs again after a reconnect or a
+	// RECONNECT, the retries of unconfirmed ones) from a budget kept
+	// outside the manager, in place of its own JoinRate for the account:
+	// the budget that several processes logging in as one account share
+	// (the cluster's). Anonymous connections keep JoinRate, each its own
+	// identity. Nil: the manager's own limit only.
+	JoinGate JoinGate
 	// ConnectRate is the most new anonymous connections per second, all
 	// together (TWITCH_CONNECT_RATE), so that a cold start of a thousand
 	// connections does not look like an attack. Twitch publishes no limit
@@ -176,6 +184,31 @@ type Options struct {
 	// Logger for state changes (connects, reconnects, failed channels).
 	// Nil discards.
 	Logger *slog.Logger
+}
+
+// JoinGate grants JOINs from a budget kept outside the manager (see
+// Options.JoinGate).
+type JoinGate interface {
+	// TakeJoins waits until at least one JOIN of login is allowed and takes
+	// up to n of them (n >= 1); it returns how many it took, at least one,
+	// or an error: ctx ended (the connection that asked is gone or no
+	// longer needs them), or the budget cannot be reached, in which case
+	// the manager asks again a second later and sends nothing meanwhile.
+	// The manager sends the JOINs it was granted at once, from the
+	// goroutine that called TakeJoins, or not at all: a grant that is no
+	// longer needed is dropped, never kept for later, so that a JOIN always
+	// leaves when its budget says it may. TakeJoins is called from one
+	// goroutine per connection at most, concurrently for different
+	// connections.
+	TakeJoins(ctx context.Context, login string, n int) (int, error)
+}
+
+// JoinGateFunc adapts a function to JoinGate.
+type JoinGateFunc func(ctx context.Context, login string, n int) (int, error)
+
+// TakeJoins calls f.
+func (f JoinGateFunc) TakeJoins(ctx context.Context, login string, n int) (int, error) {
+	return f(ctx, login, n)
 }
 
 // defaultCaps are Twitch's capabilities.

@@ -37,6 +37,11 @@ type slot struct {
 	reconnectsBy  map[string]uint64 // reconnects by reasonClass
 	lastErr       string
 	connectedAt   time.Time
+	// The JoinGate request in flight (gatedJoins), for the current
+	// session; gateRetryAt is when to ask again after the gate failed.
+	gate        *gateReq
+	gateRetryAt time.Time
+	gateFailing bool
 }
 
 // counters of a slot, over all its sessions.
@@ -45,6 +50,7 @@ type counters struct {
 	reconnects, gaps, dedupHits      atomic.Uint64
 	joins, joinRetries, authAttempts atomic.Uint64
 	loginFailures                    atomic.Uint64
+	gateDropped                      atomic.Uint64 // JOINs granted by the JoinGate and not needed any more
 	handlerNanos                     atomic.Int64
 	stalls                           atomic.Uint64 // HandleLine calls that took StallAfter or more
 	stallNanos                       atomic.Int64  // their time
@@ -399,6 +405,7 @@ func (l *slotLoop) setState() {
 		st = stateBackoff
 	}
 	l.sl.state = st
+	l.sl.dropGate(l.cur)
 	l.sl.cur, l.sl.old = l.cur, l.old
 }
 
@@ -509,9 +516,13 @@ func (m *Manager) openSession(ctx context.Context, sl *slot) (*session, error) {
 		return nil, err
 	}
 	logins, joins := m.anonConnect, (*window)(nil)
-	if auth.Anonymous {
+	switch {
+	case auth.Anonymous:
 		joins = newWindow(m.o.JoinRate, m.o.JoinWindow)
-	} else {
+	case m.o.JoinGate != nil:
+		// The gate grants the account's JOINs (a nil joins).
+		logins = m.account(login).logins
+	default:
 		a := m.account(login)
 		logins, joins = a.logins, a.joins
 	}

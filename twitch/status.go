@@ -63,20 +63,24 @@ type ConnStatus struct {
 
 // Counters of a pooled connection.
 type Counters struct {
-	Lines              uint64            `json:"lines"`
-	ByCommand          map[string]uint64 `json:"byCommand"`
-	ParseErrors        uint64            `json:"parseErrors"`
-	Oversized          uint64            `json:"oversized"`
-	Reconnects         uint64            `json:"reconnects"`
-	Gaps               uint64            `json:"gaps"`
-	DedupHits          uint64            `json:"dedupHits"`
-	Joins              uint64            `json:"joins"`
-	JoinRetries        uint64            `json:"joinRetries"`
-	AuthAttempts       uint64            `json:"authAttempts"`
-	LoginFailures      uint64            `json:"loginFailures"`
-	HandlerWaitSeconds float64           `json:"handlerWaitSeconds"` // time the reader spent in the Handler, backpressure included
-	Stalls             uint64            `json:"stalls"`             // Handler calls of StallAfter or longer
-	StallSeconds       float64           `json:"stallSeconds"`       // their time (a stall still running counts too)
+	Lines         uint64            `json:"lines"`
+	ByCommand     map[string]uint64 `json:"byCommand"`
+	ParseErrors   uint64            `json:"parseErrors"`
+	Oversized     uint64            `json:"oversized"`
+	Reconnects    uint64            `json:"reconnects"`
+	Gaps          uint64            `json:"gaps"`
+	DedupHits     uint64            `json:"dedupHits"`
+	Joins         uint64            `json:"joins"`
+	JoinRetries   uint64            `json:"joinRetries"`
+	AuthAttempts  uint64            `json:"authAttempts"`
+	LoginFailures uint64            `json:"loginFailures"`
+	// JoinGrantsDropped counts JOINs the JoinGate granted that were no
+	// longer needed when the grant came (the connection was replaced, the
+	// channel left): spent budget, never sent later.
+	JoinGrantsDropped  uint64  `json:"joinGrantsDropped,omitempty"`
+	HandlerWaitSeconds float64 `json:"handlerWaitSeconds"` // time the reader spent in the Handler, backpressure included
+	Stalls             uint64  `json:"stalls"`             // Handler calls of StallAfter or longer
+	StallSeconds       float64 `json:"stallSeconds"`       // their time (a stall still running counts too)
 }
 
 // Status returns a snapshot.
@@ -178,6 +182,7 @@ func (m *Manager) slotStatus(sl *slot) ConnStatus {
 		JoinRetries:        c.joinRetries.Load(),
 		AuthAttempts:       c.authAttempts.Load(),
 		LoginFailures:      c.loginFailures.Load(),
+		JoinGrantsDropped:  c.gateDropped.Load(),
 		HandlerWaitSeconds: time.Duration(c.handlerNanos.Load()).Seconds(),
 		Stalls:             c.stalls.Load(),
 		StallSeconds:       time.Duration(c.stallNanos.Load()).Seconds(),

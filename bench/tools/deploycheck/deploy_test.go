@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -185,10 +187,12 @@ func TestKustomizations(t *testing.T) {
 	for _, tc := range []struct {
 		dir, driver string
 		dataVolume  string // "emptyDir" or "persistentVolumeClaim"
+		cluster     bool   // CLUSTER=nats: several replicas share the channels
 	}{
-		{"base", "", "emptyDir"},
-		{"overlays/embedded", "embedded", "persistentVolumeClaim"},
-		{"overlays/nats", "nats", "emptyDir"},
+		{"base", "", "emptyDir", false},
+		{"overlays/embedded", "embedded", "persistentVolumeClaim", false},
+		{"overlays/nats", "nats", "emptyDir", false},
+		{"overlays/cluster", "nats", "emptyDir", true},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			objs := decodeAll(t, render(t, tc.dir))
@@ -197,7 +201,16 @@ func TestKustomizations(t *testing.T) {
 					len(objs.deployments), len(objs.services), len(objs.pdbs), len(objs.accounts))
 			}
 			d := objs.deployments[0]
-			checkDeployment(t, d, settings)
+			checkDeployment(t, d, settings, tc.cluster)
+			var problems []string
+			if tc.cluster {
+				problems = clusterProblems(d, objs.pdbs[0], settings)
+			} else {
+				problems = singleProblems(d)
+			}
+			for _, p := range problems {
+				t.Error(p)
+			}
 			env := envOf(d.Spec.Template.Spec.Containers[0])
 			if got := env["MESSAGE_BUS_DRIVER"].Value; got != tc.driver {
 				t.Errorf("MESSAGE_BUS_DRIVER = %q, want %q", got, tc.driver)
@@ -266,11 +279,9 @@ func hasPort(c corev1.Container, port string) bool {
 // checkDeployment checks the fields the restricted Pod Security profile
 // requires, the probes, the grace period against SHUTDOWN_TIMEOUT and the
 // environment against the service's settings.
-func checkDeployment(t *testing.T, d *appsv1.Deployment, settings map[string]setting) {
+// In cluster mode the startup probe is /readyz (see clusterProblems).
+func checkDeployment(t *testing.T, d *appsv1.Deployment, settings map[string]setting, cluster bool) {
 	t.Helper()
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
-		t.Errorf("replicas = %v, want 1 (one IRC identity)", d.Spec.Replicas)
-	}
 	pod := d.Spec.Template.Spec
 	if len(pod.Containers) != 1 || len(pod.InitContainers) != 0 {
 		t.Fatalf("want one container, got %d (+%d init)", len(pod.Containers), len(pod.InitContainers))
@@ -331,12 +342,12 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment, settings map[string]set
 	}
 
 	// Probes: liveness on /livez (never the network), readiness on /readyz,
-	// a startup probe.
+	// a startup probe (on /livez; in cluster mode on /readyz).
 	for _, p := range []struct {
 		name  string
 		probe *corev1.Probe
 		path  string
-	}{{"startup", c.StartupProbe, "/livez"}, {"liveness", c.LivenessProbe, "/livez"}, {"readiness", c.ReadinessProbe, "/readyz"}} {
+	}{{"startup", c.StartupProbe, map[bool]string{false: "/livez", true: "/readyz"}[cluster]}, {"liveness", c.LivenessProbe, "/livez"}, {"readiness", c.ReadinessProbe, "/readyz"}} {
 		if p.probe == nil || p.probe.HTTPGet == nil {
 			t.Errorf("no HTTP %s probe", p.name)
 			continue
@@ -366,6 +377,103 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment, settings map[string]set
 	if e, ok := env["GOMEMLIMIT"]; !ok || e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
 		t.Errorf("GOMEMLIMIT does not follow the memory limit: %+v", e)
 	}
+}
+
+// singleProblems lists what keeps a Deployment without cluster mode from
+// being one reader: one replica, CLUSTER unset or off.
+func singleProblems(d *appsv1.Deployment) []string {
+	var out []string
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+		out = append(out, fmt.Sprintf("replicas = %v, want 1 (one IRC identity; several instances need CLUSTER=nats, overlays/cluster)", d.Spec.Replicas))
+	}
+	if v := envOf(d.Spec.Template.Spec.Containers[0])["CLUSTER"].Value; v != "" && v != "off" {
+		out = append(out, fmt.Sprintf("CLUSTER = %q outside the cluster overlay", v))
+	}
+	return out
+}
+
+// minClusterStartup is the least time a cluster pod's startup probe gives
+// it to join the channels it owns: an account's channels join through the
+// JOIN budget the pods share, 20 per 10 s.
+const minClusterStartup = 5 * time.Minute
+
+// clusterProblems lists what keeps a Deployment in cluster mode from
+// riding out a crash, a drain and a rolling update without a gap: CLUSTER
+// nats on the nats bus (the buckets and the stream on one NATS), at least
+// two readers per channel and more pods than that, a rolling update that
+// starts a new pod before it stops an old one, a startup probe on /readyz
+// (a new pod counts as started once its channels are joined) with time to
+// join them, a PodDisruptionBudget that evicts one pod at a time, and a
+// grace period that covers SHUTDOWN_TIMEOUT (the handover and the drain).
+func clusterProblems(d *appsv1.Deployment, pdb *policyv1.PodDisruptionBudget, settings map[string]setting) []string {
+	var out []string
+	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	c := d.Spec.Template.Spec.Containers[0]
+	env := envOf(c)
+	value := func(name string) string {
+		if e, ok := env[name]; ok {
+			return e.Value
+		}
+		return settings[name].def
+	}
+	if v := value("CLUSTER"); v != "nats" {
+		bad("CLUSTER = %q, want nats", v)
+	}
+	if v := value("MESSAGE_BUS_DRIVER"); v != "nats" {
+		bad("MESSAGE_BUS_DRIVER = %q, want nats: the replicas' duplicates are removed by the NATS stream", v)
+	}
+	if value("NATS_URL") == "" {
+		bad("no NATS_URL")
+	}
+	per, err := strconv.Atoi(value("CLUSTER_REPLICAS"))
+	if err != nil || per < 2 {
+		bad("CLUSTER_REPLICAS = %q, want at least 2 (a crash leaves every channel a reader)", value("CLUSTER_REPLICAS"))
+	}
+	replicas := int32(1)
+	if d.Spec.Replicas != nil {
+		replicas = *d.Spec.Replicas
+	}
+	if int(replicas) <= per {
+		bad("replicas = %d, want more than CLUSTER_REPLICAS (%d): with one pod down every channel keeps its readers", replicas, per)
+	}
+	ru := d.Spec.Strategy.RollingUpdate
+	switch {
+	case d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType || ru == nil:
+		bad("strategy %q, want RollingUpdate with maxSurge and maxUnavailable 0", d.Spec.Strategy.Type)
+	case ru.MaxUnavailable == nil || ru.MaxUnavailable.String() != "0":
+		bad("maxUnavailable = %v, want 0: an old pod stops only after a new one has joined its channels", ru.MaxUnavailable)
+	case ru.MaxSurge == nil || ru.MaxSurge.String() == "0" || ru.MaxSurge.String() == "0%":
+		bad("maxSurge = %v, want at least 1", ru.MaxSurge)
+	}
+	if p := c.StartupProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" {
+		bad("the startup probe is not GET /readyz: a new pod would count as started before its channels are joined")
+	} else if window := time.Duration(max(p.PeriodSeconds, 10)*max(p.FailureThreshold, 3)) * time.Second; window < minClusterStartup {
+		bad("the startup probe gives %v to join the pod's channels, want at least %v", window, minClusterStartup)
+	}
+	switch {
+	case pdb.Spec.MaxUnavailable != nil:
+		if pdb.Spec.MaxUnavailable.String() != "1" {
+			bad("PodDisruptionBudget maxUnavailable = %v, want 1: a drain takes one pod at a time", pdb.Spec.MaxUnavailable)
+		}
+	case pdb.Spec.MinAvailable != nil:
+		if pdb.Spec.MinAvailable.String() != strconv.Itoa(int(replicas)-1) {
+			bad("PodDisruptionBudget minAvailable = %v, want %d (replicas - 1)", pdb.Spec.MinAvailable, replicas-1)
+		}
+	default:
+		bad("PodDisruptionBudget sets neither maxUnavailable nor minAvailable")
+	}
+	shutdown, err := time.ParseDuration(value("SHUTDOWN_TIMEOUT"))
+	if err != nil {
+		bad("SHUTDOWN_TIMEOUT = %q: %v", value("SHUTDOWN_TIMEOUT"), err)
+	}
+	grace := 30 * time.Second
+	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	if grace < shutdown+2*time.Second {
+		bad("terminationGracePeriodSeconds = %v, want at least SHUTDOWN_TIMEOUT (%v) + 2 s: the handover and the drain", grace, shutdown)
+	}
+	return out
 }
 
 // checkEnv fails on a variable that is not a setting of the service (a
@@ -528,5 +636,69 @@ func TestStrictDecodingFails(t *testing.T) {
 		if err := decodeStrict([]byte(doc), &objs); err == nil {
 			t.Errorf("decodeStrict(%q) = nil, want an error", doc)
 		}
+	}
+}
+
+// TestClusterRulesFail shows that the cluster overlay's rules reject each
+// way of losing make-before-break: one rendered overlay, changed one field
+// at a time, and the single-reader rule rejects more than one replica.
+func TestClusterRulesFail(t *testing.T) {
+	settings := serviceSettings(t)
+	objs := decodeAll(t, render(t, "overlays/cluster"))
+	if len(objs.deployments) != 1 || len(objs.pdbs) != 1 {
+		t.Fatalf("got %d Deployments and %d PodDisruptionBudgets", len(objs.deployments), len(objs.pdbs))
+	}
+	if p := clusterProblems(objs.deployments[0], objs.pdbs[0], settings); len(p) != 0 {
+		t.Fatalf("the cluster overlay: %v", p)
+	}
+	setEnv := func(name, value string) func(*appsv1.Deployment, *policyv1.PodDisruptionBudget) {
+		return func(d *appsv1.Deployment, _ *policyv1.PodDisruptionBudget) {
+			c := &d.Spec.Template.Spec.Containers[0]
+			for i := range c.Env {
+				if c.Env[i].Name == name {
+					c.Env[i].Value = value
+				}
+			}
+		}
+	}
+	for name, change := range map[string]func(*appsv1.Deployment, *policyv1.PodDisruptionBudget){
+		"CLUSTER off":        setEnv("CLUSTER", "off"),
+		"one replica a chan": setEnv("CLUSTER_REPLICAS", "1"),
+		"embedded bus":       setEnv("MESSAGE_BUS_DRIVER", "embedded"),
+		"shutdown too long":  setEnv("SHUTDOWN_TIMEOUT", "90s"),
+		"replicas 2": func(d *appsv1.Deployment, _ *policyv1.PodDisruptionBudget) {
+			n := int32(2)
+			d.Spec.Replicas = &n
+		},
+		"maxUnavailable 1": func(d *appsv1.Deployment, _ *policyv1.PodDisruptionBudget) {
+			v := intstr.FromInt32(1)
+			d.Spec.Strategy.RollingUpdate.MaxUnavailable = &v
+		},
+		"maxSurge 0": func(d *appsv1.Deployment, _ *policyv1.PodDisruptionBudget) {
+			v := intstr.FromInt32(0)
+			d.Spec.Strategy.RollingUpdate.MaxSurge = &v
+		},
+		"Recreate": func(d *appsv1.Deployment, _ *policyv1.PodDisruptionBudget) {
+			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+		},
+		"startup on /livez": func(d *appsv1.Deployment, _ *policyv1.PodDisruptionBudget) {
+			d.Spec.Template.Spec.Containers[0].StartupProbe.HTTPGet.Path = "/livez"
+		},
+		"startup too short": func(d *appsv1.Deployment, _ *policyv1.PodDisruptionBudget) {
+			d.Spec.Template.Spec.Containers[0].StartupProbe.FailureThreshold = 6
+		},
+		"PDB of 2": func(_ *appsv1.Deployment, pdb *policyv1.PodDisruptionBudget) {
+			v := intstr.FromInt32(2)
+			pdb.Spec.MaxUnavailable = &v
+		},
+	} {
+		d, pdb := objs.deployments[0].DeepCopy(), objs.pdbs[0].DeepCopy()
+		change(d, pdb)
+		if p := clusterProblems(d, pdb, settings); len(p) == 0 {
+			t.Errorf("%s: no problem found", name)
+		}
+	}
+	if p := singleProblems(objs.deployments[0]); len(p) != 2 {
+		t.Errorf("the cluster overlay as a single reader: %v, want two problems (replicas, CLUSTER)", p)
 	}
 }
