@@ -221,3 +221,151 @@ func (d *debugSnap) outboxLost() uint64 {
 	}
 	return d.Outbox.Lost
 }
+
+// TestFault19OutboxPubSubRestarted: the Pub/Sub emulator stops and starts
+// again (empty: the checker makes the topic and its subscription again
+// before the service can reach it, through a proxy that refuses
+// connections meanwhile) with the outbox on. The outbox spools the outage
+// on disk: no stall, no gap; after the restart everything is delivered,
+// duplicates only as copies with the same msgId attribute. The pubsub
+// driver sets no ordering key (Pub/Sub orders only within a key; consumers
+// order by the envelope's timestamp), so order is a figure here, not a
+// promise.
+func TestFault19OutboxPubSubRestarted(t *testing.T) {
+	harness.Binary(t)
+	t.Parallel()
+	outage, r := pick(10*time.Second, 2*time.Minute), rate()
+	s := newScenario(t, "19", "Pub/Sub emulator stopped, restarted, the outbox on",
+		"no stall, no gap; everything delivered after the restart; lost 0; duplicates only with the same msgId",
+		twitchtest.Config{}, "tcp", 3)
+	s.fig.Params = fmt.Sprintf("%v down (and the emulator's start), %.0f lines/s", outage, r)
+	emu := harness.StartPubSubEmulator(t)
+	reader := newPubSubReader(t, emu.Addr())
+	proxy := harness.StartFaultProxy(t, emu.Addr())
+	in := s.start(s.outboxEnv(map[string]string{
+		"MESSAGE_BUS_DRIVER": "pubsub", "PUBSUB_PROJECT_ID": pubsubProject, "PUBSUB_EMULATOR_HOST": proxy.Addr(),
+		"PUBSUB_CREATE_TOPICS": "true",
+	}), true)
+	// haveForwarded waits until the checker received every message the
+	// outbox forwarded (the emulator forgets them when it stops).
+	haveForwarded := func() {
+		t.Helper()
+		harness.WaitFor(t, 60*time.Second, 50*time.Millisecond, "the checker has every forwarded message", func() (bool, string) {
+			d, err := in.debug()
+			if err != nil {
+				return false, err.Error()
+			}
+			if d.Outbox == nil {
+				t.Fatal("/_debug/twitch has no outbox: the outbox is off")
+			}
+			n := reader.Count()
+			return uint64(n) >= d.Outbox.Forwarded, fmt.Sprintf("%d received, %d forwarded", n, d.Outbox.Forwarded)
+		})
+	}
+	s.startGen(r)
+	time.Sleep(3 * time.Second)
+	before := in.mustDebug()
+	proxy.Down()
+	haveForwarded()
+	reader.Stop() // before its emulator goes away
+	emu.Stop()
+	time.Sleep(outage)
+	emu.Start()
+	reader.Reconnect(emu.Addr())
+	atRestart := in.mustDebug()
+	proxy.Up(emu.Addr())
+	s.faultEnd = time.Now()
+	time.Sleep(pick(5*time.Second, 15*time.Second))
+	s.stopGen()
+	s.settle()
+	haveForwarded()
+	reader.Stop()
+	received := reader.Received()
+	res := s.check(received)
+	after := in.mustDebug()
+	mismatched, example := reader.IDMismatches()
+	broken, _ := orderBroken(s.fake.Records(0), received)
+	s.fig.Note = fmt.Sprintf("spooled %d messages (oldest %.0f s); forwarded %d, retries %d; stalls %d, gaps %d; "+
+		"duplicates with a different msgId %d; ordering keys %d; out of order on arrival %d (no ordering key)",
+		atRestart.outboxMessages(), atRestart.outboxAge(), after.Outbox.Forwarded, after.Outbox.Retries,
+		after.readerStalls()-before.readerStalls(), after.Twitch.Gaps-before.Twitch.Gaps, mismatched, reader.Keyed(), broken)
+	if n := after.readerStalls() - before.readerStalls(); n != 0 {
+		t.Errorf("the reader stalled %d times during the outage: the outbox did not absorb it", n)
+	}
+	if n := after.Twitch.Gaps - before.Twitch.Gaps; n != 0 {
+		t.Errorf("%d gaps reported during the outage", n)
+	}
+	if atRestart.outboxMessages() == 0 {
+		t.Errorf("the outbox held nothing at the end of the outage")
+	}
+	if res.Delivered != res.Sent || res.InGap != 0 {
+		t.Errorf("delivered %d of %d sent (%d in gaps); want all", res.Delivered, res.Sent, res.InGap)
+	}
+	if mismatched != 0 {
+		t.Errorf("%d envelopes without one msgId shared by their copies, e.g. %s", mismatched, example)
+	}
+	if after.outboxMessages() != 0 || after.outboxLost() != 0 {
+		t.Errorf("after recovery the outbox holds %d messages and lost %d; want 0 and 0", after.outboxMessages(), after.outboxLost())
+	}
+	s.pass(res)
+}
+
+// TestFault20OutboxFullSlowReaderDropped: the outbox is small
+// (OUTBOX_MAX_BYTES 1 MiB) and the external JetStream is down longer than
+// it holds: storing waits, the publisher's queue fills, the reader waits,
+// and the fake server drops the connection whose queue passes a bound, as
+// Twitch drops slow readers. The service must not crash; what was written
+// to the dropped connection and never read must lie in a reported gap;
+// once the remote is back the outbox drains and reading resumes.
+func TestFault20OutboxFullSlowReaderDropped(t *testing.T) {
+	harness.Binary(t)
+	t.Parallel()
+	outage, r := pick(15*time.Second, 60*time.Second), rate()
+	s := newScenario(t, "20", "the outbox full (1 MiB) while the bus is down; the server drops the slow reader",
+		"no crash; lost 0, unreported 0; the gap covers the dropped interval; the outbox drains after the restart",
+		twitchtest.Config{DropQueue: 2000, SendBuffer: 64 << 10}, "tcp", 3)
+	s.fig.Params = fmt.Sprintf("%v down, OUTBOX_MAX_BYTES 1 MiB, queue 1000, drop past 2000 queued lines, %.0f lines/s", outage, r)
+	ns := harness.StartNATSProcess(t, "")
+	harness.CreateIngressStream(t, ns.URL(), "")
+	in := s.start(shortKeepalive(s.outboxEnv(map[string]string{"MESSAGE_BUS_DRIVER": "nats", "NATS_URL": ns.URL(),
+		"PUBLISH_QUEUE": "1000", "OUTBOX_MAX_BYTES": "1048576"})), true)
+	s.startGen(r)
+	time.Sleep(2 * time.Second)
+	ns.Kill()
+	var peak outboxSnap
+	for end := time.Now().Add(outage); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if d, err := in.debug(); err == nil && d.Outbox != nil && d.Outbox.Bytes >= peak.Bytes {
+			peak = *d.Outbox
+		}
+	}
+	atRestart := in.mustDebug()
+	ns.Start()
+	s.faultEnd = time.Now()
+	time.Sleep(pick(5*time.Second, 15*time.Second))
+	s.stopGen()
+	s.settle()
+	res := s.check(readJetStream(t, ns.URL(), "", "INGRESS"))
+	after := in.mustDebug()
+	drops := s.fake.Stats().SlowDrops
+	s.fig.Note = fmt.Sprintf("outbox peak %d KiB of %d KiB, full waits %d (%.1f s); dropped as a slow reader %d×, reconnects %d",
+		peak.Bytes>>10, peak.MaxBytes>>10, after.Outbox.FullWaits, after.Outbox.FullWait, drops, after.reconnects())
+	if !in.p.ExitedAt().IsZero() {
+		t.Fatalf("the service exited during the outage:\n%s", harness.Tail(in.p.Stderr(), 4000))
+	}
+	if atRestart.Outbox == nil || atRestart.Outbox.FullWaits == 0 {
+		t.Errorf("the outbox never made the publisher wait: it was not full (held %d of %d bytes)", peak.Bytes, peak.MaxBytes)
+	}
+	if drops == 0 {
+		t.Errorf("the fake server never dropped the reader: the outage did not outlast the buffers")
+	}
+	if s.fig.GapSeconds == 0 {
+		t.Errorf("no gap reported for the dropped connection")
+	}
+	if after.outboxMessages() != 0 || after.outboxLost() != 0 {
+		t.Errorf("after recovery the outbox holds %d messages and lost %d; want 0 and 0", after.outboxMessages(), after.outboxLost())
+	}
+	if in.mon.readyAgain(s.faultEnd).IsZero() {
+		t.Errorf("the service was not ready again after the remote returned")
+	}
+	s.pass(res)
+}
