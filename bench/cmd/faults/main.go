@@ -1,7 +1,8 @@
 // Command faults runs the whole-service fault suite (test/faults) in its
 // long versions — the outages of the fault-injection report (30 s of
 // JetStream killed, 20 s frozen, 60 s down past the queue, 30 s of Pub/Sub
-// and of a dead chat server, …) at 1,000 lines/s — collects each
+// and of a dead chat server, 10 minutes of JetStream down behind the
+// outbox, …) at 1,000 lines/s — collects each
 // scenario's figure and rewrites the README's table with them.
 //
 // It runs `go test ./test/faults` in the service's module with
