@@ -161,7 +161,11 @@ func writeTable(report, readme, caption string, keep bool) error {
 		for _, f := range figs {
 			ids = append(ids, f.ID)
 		}
-		caption = strings.TrimSpace(old + " Scenarios " + strings.Join(ids, ", ") + ": " +
+		which := "Scenarios "
+		if len(ids) == 1 {
+			which = "Scenario "
+		}
+		caption = strings.TrimSpace(old + " " + which + strings.Join(ids, ", ") + ": " +
 			strings.ToLower(caption[:1]) + caption[1:])
 	case caption == "":
 		caption = old
