@@ -189,18 +189,23 @@ func TestFault18OutboxNATSDown(t *testing.T) {
 	if after.Outbox == nil || after.Outbox.Messages != 0 || after.Outbox.Lost != 0 {
 		t.Errorf("after recovery the outbox holds %d messages and lost %d; want 0 and 0", after.outboxMessages(), after.outboxLost())
 	}
-	// The bounds: the peak stays within 256 MiB of the memory the service
-	// had before the outage (the store's buffers, the forwarder's
-	// read-ahead and the remote's send window while the backlog drains,
-	// the race detector's shadow memory), and — when the spool is large
-	// (the long version: 10 minutes of chat, hundreds of MiB) — below half
-	// of what the spool holds, which memory could not hold.
+	// The bounds. Through the outage the peak stays within 192 MiB of the
+	// memory the service had before it (the store's buffers; the race
+	// detector's shadow memory doubles the service's), and — when the
+	// spool is large (the long version: 10 minutes of chat, hundreds of
+	// MiB) — below a quarter of what the spool holds, which memory could
+	// not hold. Draining the backlog (the forwarder's read-ahead, the
+	// remote's send window, the store's block cache, garbage) may take it
+	// higher, within 512 MiB of the start.
 	rssBefore, _, _ := in.mon.rssFigures()
-	if hwm == 0 || hwm > rssBefore+256<<20 {
-		t.Errorf("peak RSS (VmHWM) %d MiB, more than 256 MiB above the %d MiB before the outage", hwm>>20, rssBefore>>20)
+	if hwmOutage == 0 || hwmOutage > rssBefore+192<<20 {
+		t.Errorf("peak RSS (VmHWM) %d MiB during the outage, more than 192 MiB above the %d MiB before it", hwmOutage>>20, rssBefore>>20)
 	}
-	if spooled := int64(peak.Bytes); spooled >= 256<<20 && hwm >= spooled/2 {
-		t.Errorf("peak RSS (VmHWM) %d MiB with %d MiB spooled: the spool is in memory", hwm>>20, spooled>>20)
+	if spooled := int64(peak.Bytes); spooled >= 256<<20 && hwmOutage >= spooled/4 {
+		t.Errorf("peak RSS (VmHWM) %d MiB during the outage with %d MiB spooled: the spool is in memory", hwmOutage>>20, spooled>>20)
+	}
+	if hwm > rssBefore+512<<20 {
+		t.Errorf("peak RSS (VmHWM) %d MiB draining the backlog, more than 512 MiB above the %d MiB before the outage", hwm>>20, rssBefore>>20)
 	}
 	s.pass(res)
 }
