@@ -259,7 +259,16 @@ func Open(ctx context.Context, opts Options) (_ *Outbox, err error) {
 		return nil, fmt.Errorf("outbox: the store in %s did not start within %v", dir, wait)
 	}
 	o.nc, err = nats.Connect("", nats.InProcessServer(o.ns), nats.Name("outbox"),
-		nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))
+		nats.MaxReconnects(-1), nats.ReconnectBufSize(-1),
+		// Errors of the connection go to the log (the client's default
+		// prints them to stderr, outside the service's log format).
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			o.log.Warn("outbox: store connection error", "subject", subject, "error", err.Error())
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("outbox: connect to the store: %w", err)
 	}

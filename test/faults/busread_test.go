@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -114,6 +115,8 @@ type pubsubReader struct {
 
 	mu     sync.Mutex
 	got    []Received
+	msgIDs map[string]map[string]bool // payload id → the msgId attributes of its copies
+	keyed  int                        // messages with an ordering key
 	cancel context.CancelFunc
 	done   chan struct{}
 	client *pubsub.Client
@@ -162,6 +165,16 @@ func (r *pubsubReader) Reconnect(addr string) {
 				rec := received(m.Data, m.PublishTime)
 				r.mu.Lock()
 				r.got = append(r.got, rec)
+				if r.msgIDs == nil {
+					r.msgIDs = map[string]map[string]bool{}
+				}
+				if r.msgIDs[rec.ID] == nil {
+					r.msgIDs[rec.ID] = map[string]bool{}
+				}
+				r.msgIDs[rec.ID][m.Attributes["msgId"]] = true
+				if m.OrderingKey != "" {
+					r.keyed++
+				}
 				r.mu.Unlock()
 			})
 			select { // the emulator went away: try again until stopped
@@ -204,4 +217,29 @@ func (r *pubsubReader) Count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.got)
+}
+
+// IDMismatches returns how many envelopes were received without a msgId
+// attribute, or with copies whose msgId attributes differ (a duplicate a
+// subscriber could not drop by msgId), and an example.
+func (r *pubsubReader) IDMismatches() (int, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, example := 0, ""
+	for id, attrs := range r.msgIDs {
+		if len(attrs) != 1 || attrs[""] {
+			n++
+			if example == "" {
+				example = fmt.Sprintf("envelope %s with msgId attributes %v", id, attrs)
+			}
+		}
+	}
+	return n, example
+}
+
+// Keyed returns how many messages carried an ordering key.
+func (r *pubsubReader) Keyed() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.keyed
 }

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +241,21 @@ func TestCheckNamed(t *testing.T) {
 	})
 	if r.Classes["b"] != Named || r.Classes["c"] != Delivered || r.Named != 1 || !r.OK() {
 		t.Errorf("Check = %s; b %v, c %v", r.String(), r.Classes["b"], r.Classes["c"])
+	}
+}
+
+func TestMerge(t *testing.T) {
+	old := Table([]Figure{{ID: "01", Scenario: "old one", Sent: 1}, {ID: "06a", Scenario: "old six", Sent: 6}, {ID: "18", Scenario: "old eighteen", Sent: 18}})
+	readme := "intro\n" + BeginMarker + "\nA caption.\n\n" + old + EndMarker + "\n"
+	if Current(readme) != "\nA caption.\n\n"+old {
+		t.Fatalf("Current = %q", Current(readme))
+	}
+	got := Merge(Current(readme), Table([]Figure{{ID: "20", Scenario: "new twenty", Sent: 20}, {ID: "18", Scenario: "new eighteen", Sent: 81}}))
+	ids, rows := Rows(got)
+	if !slices.Equal(ids, []string{"01", "06a", "18", "20"}) {
+		t.Fatalf("Merge: rows %v:\n%s", ids, got)
+	}
+	if !strings.Contains(rows["18"], "new eighteen") || !strings.Contains(rows["06a"], "old six") || !strings.HasPrefix(got, "| # | scenario |") {
+		t.Errorf("Merge:\n%s", got)
 	}
 }

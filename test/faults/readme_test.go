@@ -8,7 +8,7 @@ import (
 
 // suiteIDs are the scenarios of this package, by their figure's ID.
 var suiteIDs = []string{"01", "02", "03", "04", "05", "06a", "06b", "07", "08", "09", "10",
-	"11a", "11b", "12a", "12b", "13a", "13b", "14", "15", "16", "17"}
+	"11a", "11b", "12a", "12b", "13a", "13b", "14", "15", "16", "17", "18", "19", "20"}
 
 // TestREADMETable: the README's fault-suite table has a row for every
 // scenario (bench/cmd/faults rewrites it from a run).

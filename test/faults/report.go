@@ -166,3 +166,61 @@ func Splice(readme, table string) (string, error) {
 	}
 	return readme[:i+len(BeginMarker)] + "\n" + table + readme[j:], nil
 }
+
+// Rows returns the rows of a table Table rendered (or of the README's text
+// between the markers), by scenario ID, in their order; the header, the
+// separator and any other line are left out.
+func Rows(text string) (ids []string, rows map[string]string) {
+	rows = map[string]string{}
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, "| ") || strings.HasPrefix(l, "| # |") || strings.HasPrefix(l, "| --- |") {
+			continue
+		}
+		id, _, ok := strings.Cut(strings.TrimPrefix(l, "| "), " |")
+		if !ok {
+			continue
+		}
+		if _, dup := rows[id]; !dup {
+			ids = append(ids, id)
+		}
+		rows[id] = l
+	}
+	return ids, rows
+}
+
+// Merge returns table (as Table renders it) with the rows of old for the
+// scenarios table has no row for, all in scenario order: a run of some
+// scenarios updates their rows and keeps the others.
+func Merge(old, table string) string {
+	oldIDs, oldRows := Rows(old)
+	newIDs, newRows := Rows(table)
+	ids := slices.Clone(newIDs)
+	for _, id := range oldIDs {
+		if _, ok := newRows[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(table, "\n")[:2] {
+		b.WriteString(l)
+	}
+	for _, id := range ids {
+		row, ok := newRows[id]
+		if !ok {
+			row = oldRows[id]
+		}
+		b.WriteString(row + "\n")
+	}
+	return b.String()
+}
+
+// Current returns the README's text between the markers ("" without them).
+func Current(readme string) string {
+	i := strings.Index(readme, BeginMarker)
+	j := strings.Index(readme, EndMarker)
+	if i < 0 || j < i {
+		return ""
+	}
+	return readme[i+len(BeginMarker) : j]
+}

@@ -192,6 +192,7 @@ type debugSnap struct {
 		Unknown  uint64 `json:"unknown"`
 		Failures uint64 `json:"failureEvents"`
 	} `json:"bus"`
+	Outbox *outboxSnap `json:"outbox"` // nil without the outbox
 	Ingest struct {
 		Envelopes     uint64 `json:"envelopes"`
 		PublishErrors uint64 `json:"publishErrors"`
@@ -206,6 +207,21 @@ type debugSnap struct {
 		Stalled     int          `json:"stalled"`
 		Connections []connStatus `json:"connections"`
 	} `json:"twitch"`
+}
+
+// outboxSnap is the part of /_debug/twitch → outbox the suite reads.
+type outboxSnap struct {
+	Remote    string  `json:"remote"`
+	Messages  uint64  `json:"messages"`
+	Bytes     uint64  `json:"bytes"`
+	MaxBytes  int64   `json:"maxBytes"`
+	OldestAge float64 `json:"oldestAgeSeconds"`
+	Stored    uint64  `json:"stored"`
+	Forwarded uint64  `json:"forwarded"`
+	Lost      uint64  `json:"lost"`
+	Retries   uint64  `json:"retries"`
+	FullWaits uint64  `json:"fullWaits"`
+	FullWait  float64 `json:"fullWaitSeconds"`
 }
 
 type gapJSON struct {
@@ -502,13 +518,16 @@ func (s *scenario) generate(r float64, d time.Duration) {
 }
 
 // settle waits until every running instance has read what it can read and
-// settled every message: no lines read, nothing accepted and nothing
-// pending for a second (at most 90 s). It does not judge: the check does.
+// settled every message: no lines read, nothing accepted, nothing pending
+// and the outbox (if any) empty for a second (at most 90 s, or 10 min in
+// the long versions, whose outbox backlog can be an outage of 10 minutes).
+// It does not judge: the check does.
 func (s *scenario) settle() {
 	s.t.Helper()
 	type mark struct {
 		read, accepted uint64
 		pending        int
+		outbox         uint64
 	}
 	for _, in := range s.insts {
 		if !in.p.ExitedAt().IsZero() {
@@ -516,19 +535,22 @@ func (s *scenario) settle() {
 		}
 		var prev mark
 		stable := 0
-		harness.WaitFor(s.t, 90*time.Second, 100*time.Millisecond, "the service settled", func() (bool, string) {
+		harness.WaitFor(s.t, pick(90*time.Second, 10*time.Minute), 100*time.Millisecond, "the service settled", func() (bool, string) {
 			d, err := in.debug()
 			if err != nil {
 				return false, err.Error()
 			}
-			cur := mark{d.privmsgs(), d.Bus.Accepted, d.Bus.Pending}
-			if cur == prev && cur.pending == 0 {
+			cur := mark{read: d.privmsgs(), accepted: d.Bus.Accepted, pending: d.Bus.Pending}
+			if d.Outbox != nil {
+				cur.outbox = d.Outbox.Messages
+			}
+			if cur == prev && cur.pending == 0 && cur.outbox == 0 {
 				stable++
 			} else {
 				stable = 0
 			}
 			prev = cur
-			return stable >= 10, fmt.Sprintf("%d read, %d accepted, %d pending", cur.read, cur.accepted, cur.pending)
+			return stable >= 10, fmt.Sprintf("%d read, %d accepted, %d pending, %d in the outbox", cur.read, cur.accepted, cur.pending, cur.outbox)
 		})
 	}
 }

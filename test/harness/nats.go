@@ -56,6 +56,15 @@ func OpenStoredStream(t testing.TB, dataDir string) *server.Server {
 // two-minute duplicate window.
 func CreateIngressStream(t testing.TB, url, token string) {
 	t.Helper()
+	CreateIngressStreamWindow(t, url, token, 2*time.Minute)
+}
+
+// CreateIngressStreamWindow is CreateIngressStream with a duplicate window
+// of its own: the stream drops a message whose Nats-Msg-Id it stored
+// within window (an outage longer than the default 2 min needs a longer
+// one for a re-send after a lost acknowledgement to be dropped).
+func CreateIngressStreamWindow(t testing.TB, url, token string, window time.Duration) {
+	t.Helper()
 	opts := []nats.Option{}
 	if token != "" {
 		opts = append(opts, nats.Token(token))
@@ -72,7 +81,7 @@ func CreateIngressStream(t testing.TB, url, token string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: "INGRESS", Subjects: []string{"internal.ingress.v1", "internal.finalize.v1"}, Duplicates: 2 * time.Minute,
+		Name: "INGRESS", Subjects: []string{"internal.ingress.v1", "internal.finalize.v1"}, Duplicates: window,
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Command faults runs the whole-service fault suite (test/faults) in its
 // long versions — the outages of the fault-injection report (30 s of
 // JetStream killed, 20 s frozen, 60 s down past the queue, 30 s of Pub/Sub
-// and of a dead chat server, …) at 1,000 lines/s — collects each
+// and of a dead chat server, 10 minutes of JetStream down behind the
+// outbox, …) at 1,000 lines/s — collects each
 // scenario's figure and rewrites the README's table with them.
 //
 // It runs `go test ./test/faults` in the service's module with
@@ -14,6 +15,7 @@
 //	faults -run 'Fault0[1-4]' -rate 2000     # some scenarios, another rate
 //	faults -short-versions -race             # what CI runs
 //	faults -render out/faults.jsonl          # only rewrite the table from saved figures
+//	faults -run 'Fault(18|19)' -keep         # some scenarios; the other rows stay as they are
 package main
 
 import (
@@ -51,10 +53,11 @@ func run() error {
 	out := flag.String("out", "out/faults.jsonl", "figures file (FAULTS_REPORT), truncated first")
 	readme := flag.String("readme", "../README.md", "README whose fault-suite table is rewritten; empty: none")
 	render := flag.String("render", "", "only rewrite the README's table from this figures file")
+	keep := flag.Bool("keep", false, "keep the README's rows of the scenarios this run has no figure for")
 	flag.Parse()
 
 	if *render != "" {
-		return writeTable(*render, *readme, "")
+		return writeTable(*render, *readme, "", *keep)
 	}
 	root, err := moduleRoot()
 	if err != nil {
@@ -92,7 +95,7 @@ func run() error {
 	}
 	fmt.Fprintf(os.Stderr, "faults: go %s (in %s)\n", strings.Join(args, " "), root)
 	testErr := cmd.Run()
-	if err := writeTable(report, *readme, caption(root, *short, *race)); err != nil {
+	if err := writeTable(report, *readme, caption(root, *short, *race), *keep); err != nil {
 		return errors.Join(testErr, err)
 	}
 	if testErr != nil {
@@ -131,8 +134,10 @@ func caption(root string, short, race bool) string {
 
 // writeTable prints the table of the figures in report and, unless readme
 // is empty, puts it between the README's markers, after the caption if
-// there is one (-render keeps the one there).
-func writeTable(report, readme, caption string) error {
+// there is one (-render keeps the one there). With keep, the README's rows
+// of the scenarios report has no figure for stay, and the caption is the
+// README's with this run's added for the scenarios it ran.
+func writeTable(report, readme, caption string, keep bool) error {
 	figs, err := faults.ReadFigures(report)
 	if err != nil {
 		return err
@@ -149,8 +154,24 @@ func writeTable(report, readme, caption string) error {
 	if err != nil {
 		return err
 	}
-	if caption == "" {
-		caption = currentCaption(string(b))
+	old := currentCaption(string(b))
+	switch {
+	case keep && caption != "":
+		var ids []string
+		for _, f := range figs {
+			ids = append(ids, f.ID)
+		}
+		which := "Scenarios "
+		if len(ids) == 1 {
+			which = "Scenario "
+		}
+		caption = strings.TrimSpace(old + " " + which + strings.Join(ids, ", ") + ": " +
+			strings.ToLower(caption[:1]) + caption[1:])
+	case caption == "":
+		caption = old
+	}
+	if keep {
+		table = faults.Merge(faults.Current(string(b)), table)
 	}
 	if caption != "" {
 		table = caption + "\n\n" + table

@@ -26,12 +26,14 @@ var repo = filepath.Join("..", "..", "..")
 var promql = parser.NewParser(parser.Options{})
 
 // TestQueriesAgainstLivePrometheus runs the fake Twitch server, the service
-// reading three channels from it into the embedded bus, and a real
-// Prometheus scraping the service every second with deploy/prometheus
-// alerts.yaml loaded. Midway the fake server is restarted, so that the
-// service reconnects and records a gap. Then every dashboard query and every
-// alert expression is evaluated through Prometheus's HTTP API and must
-// return data, and every alerting rule must have evaluated without error.
+// reading three channels from it into the embedded bus, a second instance
+// reading them through its outbox into a nats-server on loopback (the
+// outbox's series exist only with the nats and pubsub drivers), and a real
+// Prometheus scraping both every second with deploy/prometheus alerts.yaml
+// loaded. Midway the fake server is restarted, so that the services
+// reconnect and record a gap. Then every dashboard query and every alert
+// expression is evaluated through Prometheus's HTTP API and must return
+// data, and every alerting rule must have evaluated without error.
 func TestQueriesAgainstLivePrometheus(t *testing.T) {
 	prometheus := lookPath(t, "prometheus")
 	dash := dashboardQueries(t)
@@ -40,7 +42,9 @@ func TestQueriesAgainstLivePrometheus(t *testing.T) {
 	dir := t.TempDir()
 	svcBin := goBuild(t, dir, ".", "ingress-egress")
 	simBin := goBuild(t, dir, "./twitch/twitchtest/cmd/twitchsim", "twitchsim")
+	natsBin := goBuild(t, dir, "github.com/nats-io/nats-server/v2", "nats-server")
 	simPort, svcPort, promPort := freePort(t), freePort(t), freePort(t)
+	natsPort, natsMon, outboxPort := freePort(t), freePort(t), freePort(t)
 
 	startSim := func() *exec.Cmd {
 		return start(t, dir, "twitchsim", nil, simBin, "--channels", "a,b,c", "--rate", "200",
@@ -58,6 +62,26 @@ func TestQueriesAgainstLivePrometheus(t *testing.T) {
 	svc := "http://127.0.0.1:" + svcPort
 	waitFor(t, "the service ready on three channels", 60*time.Second, func() bool { return httpStatus(svc+"/readyz") == 200 })
 
+	start(t, dir, "nats-server", nil, natsBin, "-a", "127.0.0.1", "-p", natsPort, "-m", natsMon,
+		"-js", "-sd", filepath.Join(dir, "nats"))
+	waitFor(t, "nats-server healthy", 60*time.Second, func() bool {
+		return httpStatus("http://127.0.0.1:"+natsMon+"/healthz?js-enabled-only=true") == 200
+	})
+	start(t, dir, "ingress-egress-outbox", []string{
+		"TWITCH_IRC_URL=ws://127.0.0.1:" + simPort,
+		"TWITCH_CHANNELS=a,b,c",
+		"PORT=" + outboxPort,
+		"DATA_DIR=" + filepath.Join(dir, "data-outbox"),
+		"LOG_FORMAT=json",
+		"IRC_RECONNECT_INITIAL_MS=100",
+		"MESSAGE_BUS_DRIVER=nats",
+		"NATS_URL=nats://127.0.0.1:" + natsPort,
+		"NATS_ENSURE_STREAM=true",
+		"OUTBOX=disk",
+	}, svcBin)
+	outboxSvc := "http://127.0.0.1:" + outboxPort
+	waitFor(t, "the outbox instance ready", 60*time.Second, func() bool { return httpStatus(outboxSvc+"/readyz") == 200 })
+
 	rules, err := filepath.Abs(filepath.Join(repo, "deploy", "prometheus", "alerts.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -70,8 +94,8 @@ rule_files:
 scrape_configs:
   - job_name: ingress-egress
     static_configs:
-      - targets: ["127.0.0.1:%s"]
-`, rules, svcPort)
+      - targets: ["127.0.0.1:%s", "127.0.0.1:%s"]
+`, rules, svcPort, outboxPort)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +118,9 @@ scrape_configs:
 	waitFor(t, "the channels joined again", 60*time.Second, func() bool { return httpStatus(svc+"/readyz") == 200 })
 	waitFor(t, "five more scrapes with lines flowing", 60*time.Second, func() bool {
 		return len(query(t, prom, `count_over_time(ingress_reconnects_by_reason_total[1m]) >= 5 and on() rate(ingress_bus_published_total[10s]) > 0`)) > 0
+	})
+	waitFor(t, "the outbox instance forwarding, five scrapes", 60*time.Second, func() bool {
+		return len(query(t, prom, `count_over_time(ingress_outbox_messages[1m]) >= 5 and on() rate(ingress_outbox_forwarded_total[1m]) > 0`)) > 0
 	})
 
 	for _, q := range dash {
