@@ -16,7 +16,9 @@
 // Core mode: messages are written to the connection and counted as
 // delivered; nothing confirms that a subscriber, or the server, got them. A
 // message in flight when the connection drops may be lost. Use it for speed
-// when losing a message is acceptable.
+// when losing a message is acceptable. Core NATS deduplicates nothing, so
+// core messages carry no Nats-Msg-Id header (the envelope's id is in its
+// body).
 package natsbus
 
 import (
@@ -48,7 +50,8 @@ const (
 	Core
 )
 
-// Header names set on every message (when the value is not empty).
+// Header names set on every message (when the value is not empty;
+// Nats-Msg-Id in JetStream mode only).
 const (
 	HeaderMsgID       = "Nats-Msg-Id" // jetstream.MsgIDHeader
 	HeaderTraceParent = "traceparent"
@@ -410,16 +413,28 @@ func (d *Driver) Conn() *nats.Conn { return d.nc }
 // any, exists.
 func (d *Driver) Ready() bool { return d.up.Load() && d.streamOK() }
 
+// batchState is the driver's per-batch state, kept in bus.Batch.State and
+// reused batch after batch: nothing of the per-message work that repeats
+// (the nats.Msg, its header map and the map's value slices) is allocated
+// again.
 type batchState struct {
 	futs []jetstream.PubAckFuture
-	hdr  nats.Header // core mode: reused for every message of the batch
+	// msgs and hdrs (JetStream) are one per message of the batch: nats.go
+	// keeps the *nats.Msg of an unacknowledged publish (to send it again
+	// after no responders), so each stays untouched until Wait returned,
+	// and the publisher does not reuse a batch before that.
+	msgs []nats.Msg
+	hdrs []nats.Header
+	core nats.Msg    // core mode: one message, written out before the next
+	hdr  nats.Header // core mode: its header, reset for every message
 }
 
-// reuseHeader sets h to m's headers in place, for a message that is
-// serialised before the next one is set (core PublishMsg writes the header
-// into the connection's buffer at once). JetStream keeps each message for
-// its retries, so there every message gets its own (header).
-func reuseHeader(h nats.Header, m *bus.Message) nats.Header {
+// setHeader sets h (a map reused message after message) to m's headers,
+// and returns it, or nil when m has none. Core NATS does not deduplicate:
+// withID false leaves Nats-Msg-Id out, where it would only cost bytes on
+// the wire and their serialisation; the envelope's deterministic id stays
+// in its JSON body either way.
+func setHeader(h nats.Header, m *bus.Message, withID bool) nats.Header {
 	set := func(key, v string) {
 		switch s := h[key]; {
 		case v == "":
@@ -430,7 +445,11 @@ func reuseHeader(h nats.Header, m *bus.Message) nats.Header {
 			h[key] = []string{v}
 		}
 	}
-	set(HeaderMsgID, m.MsgID)
+	if withID {
+		set(HeaderMsgID, m.MsgID)
+	} else {
+		delete(h, HeaderMsgID)
+	}
 	set(HeaderTraceParent, m.TraceParent)
 	set(HeaderContentType, m.ContentType)
 	if len(h) == 0 {
@@ -439,47 +458,33 @@ func reuseHeader(h nats.Header, m *bus.Message) nats.Header {
 	return h
 }
 
-func (d *Driver) header(m *bus.Message) nats.Header {
-	n := 0
-	if m.MsgID != "" {
-		n++
-	}
-	if m.TraceParent != "" {
-		n++
-	}
-	if m.ContentType != "" {
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	h := make(nats.Header, n)
-	if m.MsgID != "" {
-		h[HeaderMsgID] = []string{m.MsgID}
-	}
-	if m.TraceParent != "" {
-		h[HeaderTraceParent] = []string{m.TraceParent}
-	}
-	if m.ContentType != "" {
-		h[HeaderContentType] = []string{m.ContentType}
-	}
-	return h
-}
-
-// Send implements bus.Driver.
-func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
+// state returns b's state, grown to n messages.
+func (d *Driver) state(b *bus.Batch) *batchState {
 	st, _ := b.State.(*batchState)
 	if st == nil {
 		st = &batchState{hdr: make(nats.Header, 3)}
 		b.State = st
 	}
+	if d.opts.Mode == JetStream && len(st.msgs) < len(b.Msgs) {
+		n := max(len(b.Msgs), cap(b.Msgs))
+		st.msgs = append(st.msgs, make([]nats.Msg, n-len(st.msgs))...)
+		for len(st.hdrs) < n {
+			st.hdrs = append(st.hdrs, make(nats.Header, 3))
+		}
+	}
+	return st
+}
+
+// Send implements bus.Driver.
+func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
+	st := d.state(b)
 	if d.opts.Mode == Core {
-		var msg nats.Msg
 		for i := range b.Msgs {
 			m := &b.Msgs[i]
-			msg = nats.Msg{Subject: m.Subject, Data: m.Data, Header: reuseHeader(st.hdr, m)}
-			b.Errs[i] = d.classify(d.nc.PublishMsg(&msg))
+			st.core = nats.Msg{Subject: m.Subject, Data: m.Data, Header: setHeader(st.hdr, m, false)}
+			b.Errs[i] = d.classify(d.nc.PublishMsg(&st.core))
 		}
+		st.core = nats.Msg{}
 		return
 	}
 	if d.streamReady != nil {
@@ -503,7 +508,8 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 			continue
 		}
 		m := &b.Msgs[i]
-		f, err := d.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: d.header(m)})
+		st.msgs[i] = nats.Msg{Subject: m.Subject, Data: m.Data, Header: setHeader(st.hdrs[i], m, true)}
+		f, err := d.js.PublishMsgAsync(&st.msgs[i])
 		if err != nil {
 			b.Errs[i] = d.classify(err)
 		}
@@ -513,25 +519,94 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 
 // Wait implements bus.Driver: it waits for each JetStream ack (or its
 // timeout). In core mode there is nothing to wait for.
+//
+// The stream answers a connection's publishes in the order they were
+// written, so Wait takes the last message's answer first: once it is in,
+// the others almost always are too, and the batch costs the waiting
+// goroutine one wake-up instead of one per message.
 func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
 	st, _ := b.State.(*batchState)
 	if d.opts.Mode == Core || st == nil {
 		return
 	}
+	if last := len(st.futs) - 1; last > 0 && st.futs[last] != nil {
+		b.Errs[last] = d.await(ctx, st, last)
+		st.futs[last] = nil
+	}
 	for i, f := range st.futs {
-		if f == nil {
-			continue
-		}
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			b.Errs[i] = d.classifyWaited(err)
-		case <-ctx.Done():
-			// Written and unanswered: the stream may have stored it.
-			b.Errs[i] = bus.NoAnswer(bus.Unavailable(ctx.Err()))
+		if f != nil {
+			b.Errs[i] = d.await(ctx, st, i)
 		}
 	}
 	clear(st.futs)
+	// The messages' data belongs to the publisher's queue: do not hold it
+	// past the batch (the header maps stay, for the next batch).
+	clear(st.msgs)
+}
+
+// inProcessRetry is the pause before a publish that JetStream answered
+// "duplicate message id is in process" is asked again.
+const inProcessRetry = 20 * time.Millisecond
+
+// await returns the outcome of message i of st: nil once acknowledged.
+//
+// "Duplicate message id is in process" (409, error code 10158) means that
+// a clustered stream is storing another copy of the same Nats-Msg-Id at
+// this moment: several replicas of the service publish every message. It
+// is not a failure of this copy: await asks again after a short pause,
+// quietly, until the stream answers with the stored copy's duplicate ack,
+// for at most the ack timeout (then the error is returned and the
+// publisher retries as for any other error).
+func (d *Driver) await(ctx context.Context, st *batchState, i int) error {
+	f := st.futs[i]
+	var deadline time.Time
+	for {
+		var err error
+		select {
+		case <-f.Ok():
+			return nil
+		case err = <-f.Err():
+		case <-ctx.Done():
+			// Written and unanswered: the stream may have stored it.
+			return bus.NoAnswer(bus.Unavailable(ctx.Err()))
+		}
+		if !InProcess(err) {
+			return d.classifyWaited(err)
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(d.opts.AckTimeout)
+		} else if now.After(deadline) {
+			return d.classifyWaited(err)
+		}
+		t := time.NewTimer(inProcessRetry)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return bus.NoAnswer(bus.Unavailable(ctx.Err()))
+		}
+		f, err = d.js.PublishMsgAsync(&st.msgs[i])
+		if err != nil {
+			return d.classify(err)
+		}
+	}
+}
+
+// codeInProcess is JetStream's error code for "duplicate message id is in
+// process" (JSStreamDuplicateMessageConflict).
+const codeInProcess = 10158
+
+// InProcess reports whether err is JetStream's answer that another publish
+// of the same Nats-Msg-Id is being stored right now (409, code 10158):
+// the message is not refused, its other copy is on its way.
+func InProcess(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	return api.ErrorCode == codeInProcess ||
+		(api.Code == 409 && strings.Contains(api.Description, "duplicate message id is in process"))
 }
 
 // Close closes the connection. In core mode it first flushes what the
