@@ -166,7 +166,8 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// Driver publishes to NATS. It implements bus.Driver and bus.Readier.
+// Driver publishes to NATS. It implements bus.Driver, bus.Readier and
+// bus.SendSettler.
 type Driver struct {
 	opts Options
 	nc   *nats.Conn
@@ -516,6 +517,11 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 		st.futs = append(st.futs, f)
 	}
 }
+
+// SendSettles implements bus.SendSettler: in core mode Send settles every
+// message (nothing acknowledges them), so the publisher settles a batch
+// without handing it to another goroutine.
+func (d *Driver) SendSettles() bool { return d.opts.Mode == Core }
 
 // Wait implements bus.Driver: it waits for each JetStream ack (or its
 // timeout). In core mode there is nothing to wait for.
