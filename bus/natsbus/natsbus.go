@@ -3,12 +3,14 @@
 // within the stream's window), or plain core NATS (at-most-once).
 //
 // JetStream mode: every message is published asynchronously with
-// Nats-Msg-Id = Message.MsgID, the number of unacknowledged publishes is
-// bounded (Options.MaxPending) and each has an ack timeout
-// (Options.AckTimeout). A publish that fails because the connection dropped
-// (ErrDisconnected, which nats.go reports for every pending publish on
-// reconnect) or whose ack timed out is published again by bus.Publisher with
-// the same id, and the stream drops the duplicate. The connection never gives
+// Nats-Msg-Id = Message.MsgID and a reply subject of its batch, on which the
+// stream answers; the number of unanswered publishes is bounded
+// (Options.MaxPending) and each batch has an ack timeout
+// (Options.AckTimeout). A publish that fails because the connection
+// dropped (ErrDisconnected, reported for every publish waiting for its
+// answer when the connection drops) or whose ack timed out is published
+// again by bus.Publisher with the same id, and the stream drops the
+// duplicate. The connection never gives
 // up reconnecting (MaxReconnects -1); while it is down, sends are classified
 // bus.Unavailable, so the publisher keeps its messages, blocks its callers
 // when its queue is full, and delivers when the server is back.
@@ -84,10 +86,10 @@ type Options struct {
 	// AckTimeout is how long a JetStream publish waits for its ack before
 	// it fails (and is published again). Default 5 s.
 	AckTimeout time.Duration
-	// MaxPending bounds the JetStream publishes awaiting an ack; a send
-	// beyond it waits (up to 200 ms, then the batch is retried). Keep it at
-	// least the publisher's window (bus.Options.BatchSize*MaxInFlight).
-	// Default 4096.
+	// MaxPending bounds the JetStream messages sent whose batch is still
+	// waited for; a send beyond it waits (up to 200 ms, then the rest of
+	// the batch is retried). Keep it at least the publisher's window
+	// (bus.Options.BatchSize*MaxInFlight). Default 4096.
 	MaxPending int
 	// ReconnectWait is the pause between reconnect attempts (jittered).
 	// Default 1 s.
@@ -171,8 +173,12 @@ func (o *Options) setDefaults() {
 type Driver struct {
 	opts Options
 	nc   *nats.Conn
-	js   jetstream.JetStream
-	log  *slog.Logger
+	js   jetstream.JetStream // stream management
+	acks *acks               // JetStream mode: the publishes' answers
+	// acksSet is acks for the connection's callbacks, which may run
+	// before New returns.
+	acksSet atomic.Pointer[acks]
+	log     *slog.Logger
 	// up follows the connection's state through its callbacks, so that
 	// Ready and error classification never wait for the connection's lock,
 	// which nats.go holds while it writes to a slow socket (seconds: a
@@ -242,6 +248,11 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		nats.ConnectHandler(func(*nats.Conn) { d.up.Store(true) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			d.up.Store(false)
+			if a := d.acksSet.Load(); a != nil {
+				// What was sent before cannot be answered any more: the
+				// publisher sends it again (the stream drops the copies).
+				a.failAll(nats.ErrDisconnected)
+			}
 			if err == nil { // our own Close: not an outage
 				d.log.Debug("nats: disconnected by close")
 				return
@@ -296,9 +307,11 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		d.up.Store(true)
 	}
 	if opts.Mode == JetStream {
-		d.js, err = jetstream.New(nc,
-			jetstream.WithPublishAsyncMaxPending(opts.MaxPending),
-			jetstream.WithPublishAsyncTimeout(opts.AckTimeout))
+		d.js, err = jetstream.New(nc)
+		if err == nil {
+			d.acks, err = newAcks(nc, opts.MaxPending, d.classifyWaited)
+			d.acksSet.Store(d.acks)
+		}
 		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("natsbus: jetstream: %w", err)
@@ -419,15 +432,45 @@ func (d *Driver) Ready() bool { return d.up.Load() && d.streamOK() }
 // (the nats.Msg, its header map and the map's value slices) is allocated
 // again.
 type batchState struct {
-	futs []jetstream.PubAckFuture
-	// msgs and hdrs (JetStream) are one per message of the batch: nats.go
-	// keeps the *nats.Msg of an unacknowledged publish (to send it again
-	// after no responders), so each stays untouched until Wait returned,
-	// and the publisher does not reuse a batch before that.
+	// msgs and hdrs (JetStream) are one per message of the batch, kept
+	// until Wait returns: a message answered "in process" is published
+	// again as it was.
 	msgs []nats.Msg
 	hdrs []nats.Header
 	core nats.Msg    // core mode: one message, written out before the next
 	hdr  nats.Header // core mode: its header, reset for every message
+
+	// JetStream answers (acks.go). Guarded by acks.mu while the batch is
+	// registered, except done and held, Wait's own.
+	token     uint64 // the batch's number in its reply subjects
+	pending   int    // messages without an answer
+	answered  []bool
+	errs      []error // classified outcomes, nil: stored
+	inProcess []bool  // the answer was "duplicate message id is in process"
+	done      chan struct{}
+	held      int // room taken in MaxPending
+	sentAt    time.Time
+
+	replies  string // every reply subject of the batch, end to end
+	replyAt  []int  // where reply i starts in replies
+	replyBuf []byte
+}
+
+// resize makes st's answer slices n long and unanswered.
+func (st *batchState) resize(n int) {
+	if cap(st.answered) < n {
+		st.answered = make([]bool, n)
+		st.errs = make([]error, n)
+		st.inProcess = make([]bool, n)
+		st.replyAt = make([]int, n+1)
+	}
+	st.answered = st.answered[:n]
+	st.errs = st.errs[:n]
+	st.inProcess = st.inProcess[:n]
+	st.replyAt = st.replyAt[:n+1]
+	clear(st.answered)
+	clear(st.errs)
+	clear(st.inProcess)
 }
 
 // setHeader sets h (a map reused message after message) to m's headers,
@@ -463,7 +506,7 @@ func setHeader(h nats.Header, m *bus.Message, withID bool) nats.Header {
 func (d *Driver) state(b *bus.Batch) *batchState {
 	st, _ := b.State.(*batchState)
 	if st == nil {
-		st = &batchState{hdr: make(nats.Header, 3)}
+		st = &batchState{hdr: make(nats.Header, 3), done: make(chan struct{}, 1)}
 		b.State = st
 	}
 	if d.opts.Mode == JetStream && len(st.msgs) < len(b.Msgs) {
@@ -488,6 +531,7 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 		st.core = nats.Msg{}
 		return
 	}
+	st.token = 0 // until registered: Wait has nothing to wait for
 	if d.streamReady != nil {
 		select {
 		case <-d.streamReady:
@@ -498,23 +542,34 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 			return
 		}
 	}
-	st.futs = st.futs[:0]
+	n := len(b.Msgs)
+	d.acks.add(st, n)
+	st.sentAt = time.Now()
+	var stall *time.Timer
+	stalled := false
 	for i := range b.Msgs {
 		if err := ctx.Err(); err != nil {
 			// The publisher gave up (shutdown deadline): do not write the
 			// rest of the batch to a slow connection, where each write can
 			// block.
-			b.Errs[i] = bus.Unavailable(err)
-			st.futs = append(st.futs, nil)
+			d.acks.settle(st, st.token, i, bus.Unavailable(err), false)
+			continue
+		}
+		if stalled || !d.acks.acquire(st, &stall) {
+			// MaxPending messages await their answers: the rest of the
+			// batch is sent again later.
+			stalled = true
+			d.acks.settle(st, st.token, i, bus.Unavailable(jetstream.ErrTooManyStalledMsgs), false)
 			continue
 		}
 		m := &b.Msgs[i]
-		st.msgs[i] = nats.Msg{Subject: m.Subject, Data: m.Data, Header: setHeader(st.hdrs[i], m, true)}
-		f, err := d.js.PublishMsgAsync(&st.msgs[i])
-		if err != nil {
-			b.Errs[i] = d.classify(err)
+		st.msgs[i] = nats.Msg{Subject: m.Subject, Reply: st.reply(i), Data: m.Data, Header: setHeader(st.hdrs[i], m, true)}
+		if err := d.nc.PublishMsg(&st.msgs[i]); err != nil {
+			d.acks.settle(st, st.token, i, d.classify(err), false)
 		}
-		st.futs = append(st.futs, f)
+	}
+	if stall != nil {
+		stall.Stop()
 	}
 }
 
@@ -523,81 +578,104 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 // without handing it to another goroutine.
 func (d *Driver) SendSettles() bool { return d.opts.Mode == Core }
 
-// Wait implements bus.Driver: it waits for each JetStream ack (or its
-// timeout). In core mode there is nothing to wait for.
+// Wait implements bus.Driver: it waits until JetStream answered every
+// message of the batch, for at most the ack timeout. The batch's last
+// answer wakes it, once. In core mode there is nothing to wait for.
 //
-// The stream answers a connection's publishes in the order they were
-// written, so Wait takes the last message's answer first: once it is in,
-// the others almost always are too, and the batch costs the waiting
-// goroutine one wake-up instead of one per message.
+// "Duplicate message id is in process" (409, error code 10158) means that
+// a clustered stream is storing another copy of the same Nats-Msg-Id at
+// this moment: several replicas of the service publish every message. It
+// is not a failure of this copy: Wait publishes it again after a short
+// pause, quietly, until the stream answers with the stored copy's
+// duplicate ack, for at most one more ack timeout (then the error goes to
+// the publisher, which retries as for any other).
 func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
 	st, _ := b.State.(*batchState)
-	if d.opts.Mode == Core || st == nil {
+	if d.opts.Mode == Core || st == nil || st.token == 0 {
 		return
 	}
-	if last := len(st.futs) - 1; last > 0 && st.futs[last] != nil {
-		b.Errs[last] = d.await(ctx, st, last)
-		st.futs[last] = nil
+	defer d.acks.remove(st)
+	deadline := st.sentAt.Add(d.opts.AckTimeout)
+	var inProcessUntil time.Time
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	var why error // why some messages have no answer
+wait:
+	for {
+		select {
+		case <-st.done:
+		case <-t.C:
+			why = d.classifyWaited(jetstream.ErrAsyncPublishTimeout)
+			break wait
+		case <-ctx.Done():
+			// Written and unanswered: the stream may have stored them.
+			why = bus.NoAnswer(bus.Unavailable(ctx.Err()))
+			break wait
+		}
+		again, pending := d.inProcess(st)
+		if len(again) == 0 {
+			if pending == 0 {
+				break
+			}
+			continue
+		}
+		now := time.Now()
+		if inProcessUntil.IsZero() {
+			inProcessUntil = now.Add(d.opts.AckTimeout)
+		} else if now.After(inProcessUntil) {
+			break
+		}
+		p := time.NewTimer(inProcessRetry)
+		select {
+		case <-p.C:
+		case <-ctx.Done():
+			p.Stop()
+			why = bus.NoAnswer(bus.Unavailable(ctx.Err()))
+			break wait
+		}
+		for _, i := range again {
+			d.acks.rearm(st, i)
+			if err := d.nc.PublishMsg(&st.msgs[i]); err != nil {
+				d.acks.settle(st, st.token, i, d.classify(err), false)
+			}
+		}
+		t.Reset(time.Until(now.Add(inProcessRetry + d.opts.AckTimeout)))
 	}
-	for i, f := range st.futs {
-		if f != nil {
-			b.Errs[i] = d.await(ctx, st, i)
+	if why == nil {
+		// Given up on retrying a copy "in process" with others still
+		// unanswered: they count as timed out.
+		why = d.classifyWaited(jetstream.ErrAsyncPublishTimeout)
+	}
+	d.acks.mu.Lock()
+	for i := range b.Msgs {
+		if st.answered[i] {
+			b.Errs[i] = st.errs[i]
+		} else {
+			b.Errs[i] = why
 		}
 	}
-	clear(st.futs)
+	d.acks.mu.Unlock()
 	// The messages' data belongs to the publisher's queue: do not hold it
 	// past the batch (the header maps stay, for the next batch).
 	clear(st.msgs)
 }
 
-// inProcessRetry is the pause before a publish that JetStream answered
-// "duplicate message id is in process" is asked again.
-const inProcessRetry = 20 * time.Millisecond
-
-// await returns the outcome of message i of st: nil once acknowledged.
-//
-// "Duplicate message id is in process" (409, error code 10158) means that
-// a clustered stream is storing another copy of the same Nats-Msg-Id at
-// this moment: several replicas of the service publish every message. It
-// is not a failure of this copy: await asks again after a short pause,
-// quietly, until the stream answers with the stored copy's duplicate ack,
-// for at most the ack timeout (then the error is returned and the
-// publisher retries as for any other error).
-func (d *Driver) await(ctx context.Context, st *batchState, i int) error {
-	f := st.futs[i]
-	var deadline time.Time
-	for {
-		var err error
-		select {
-		case <-f.Ok():
-			return nil
-		case err = <-f.Err():
-		case <-ctx.Done():
-			// Written and unanswered: the stream may have stored it.
-			return bus.NoAnswer(bus.Unavailable(ctx.Err()))
-		}
-		if !InProcess(err) {
-			return d.classifyWaited(err)
-		}
-		now := time.Now()
-		if deadline.IsZero() {
-			deadline = now.Add(d.opts.AckTimeout)
-		} else if now.After(deadline) {
-			return d.classifyWaited(err)
-		}
-		t := time.NewTimer(inProcessRetry)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return bus.NoAnswer(bus.Unavailable(ctx.Err()))
-		}
-		f, err = d.js.PublishMsgAsync(&st.msgs[i])
-		if err != nil {
-			return d.classify(err)
+// inProcess returns the messages of st answered "in process", and how
+// many have no answer.
+func (d *Driver) inProcess(st *batchState) (again []int, pending int) {
+	d.acks.mu.Lock()
+	defer d.acks.mu.Unlock()
+	for i, ok := range st.inProcess {
+		if ok && st.answered[i] {
+			again = append(again, i)
 		}
 	}
+	return again, st.pending
 }
+
+// inProcessRetry is the pause before a publish that JetStream answered
+// "duplicate message id is in process" is sent again.
+const inProcessRetry = 20 * time.Millisecond
 
 // codeInProcess is JetStream's error code for "duplicate message id is in
 // process" (JSStreamDuplicateMessageConflict).
