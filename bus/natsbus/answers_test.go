@@ -167,3 +167,33 @@ func TestInProcess(t *testing.T) {
 		}
 	}
 }
+
+// MaxPending bounds the messages sent whose batch is still waited for: a
+// send beyond it waits, then the rest of its batch fails as unavailable
+// (sent again later, not as a message the stream may hold); the room comes
+// back when the batch's Wait returns.
+func TestJetStreamMaxPending(t *testing.T) {
+	s := startServer(t, -1, t.TempDir())
+	stream(t, s.ClientURL(), func(id string, n int) string {
+		if id == "silent" {
+			return ""
+		}
+		return ackStored
+	})
+	d := newDriver(t, natsbus.Options{URL: s.ClientURL(), MaxPending: 2, AckTimeout: 300 * time.Millisecond})
+	b := sendBatch(d, "silent", "silent", "stored", "stored")
+	for i, err := range b.Errs[:2] {
+		if !bus.IsNoAnswer(err) {
+			t.Errorf("msg %d: err %v, want no answer", i, err)
+		}
+	}
+	for i, err := range b.Errs[2:] {
+		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || !bus.IsUnavailable(err) || bus.IsNoAnswer(err) {
+			t.Errorf("msg %d: err %v, want unavailable: too many pending", i+2, err)
+		}
+	}
+	b = sendBatch(d, "stored", "stored")
+	if b.Errs[0] != nil || b.Errs[1] != nil {
+		t.Errorf("after the batch ended: errs %v, want none", b.Errs)
+	}
+}
