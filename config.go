@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ type config struct {
 	pubsubProject string
 	queueSize     int
 	queueBytes    int
+	batchDelay    time.Duration
 
 	// outbox
 	outbox           string // auto, disk, off
@@ -109,6 +111,7 @@ func newSettings(c *config) *settings {
 	s.boolean(&c.createTopics, "PUBSUB_CREATE_TOPICS", "pubsub-create-topics", "false", "create missing Pub/Sub topics (emulator, development); in production the platform owns them")
 	s.integer(&c.queueSize, "PUBLISH_QUEUE", "publish-queue", "8192", "messages the publisher holds before the reader waits", 1, 1<<22)
 	s.integer(&c.queueBytes, "PUBLISH_QUEUE_BYTES", "publish-queue-bytes", "33554432", "bytes the publisher holds before the reader waits", 1<<20, 1<<32)
+	s.duration(&c.batchDelay, "PUBLISH_BATCH_DELAY", "publish-batch-delay", "1ms", "how long a partial batch waits for more messages, so that wake-ups and socket writes are paid per batch; 0 sends at once", 0, time.Second)
 	s.oneOf(&c.outbox, "OUTBOX", "outbox", "auto", "durable outbox under DATA_DIR/outbox in front of nats and pubsub: auto is disk for nats and pubsub when DATA_DIR is writable (and CLUSTER is off), else off", "auto", "disk", "off")
 	s.integer(&c.outboxMaxBytes, "OUTBOX_MAX_BYTES", "outbox-max-bytes", "1073741824", "bytes the outbox holds before the reader waits (capped at a quarter of the memory limit on a tmpfs)", 1<<20, 1<<44)
 	s.add("OUTBOX_SYNC", "outbox-sync", "2m", "how often the outbox fsyncs: a duration (JetStream's sync interval) or always (every write)", c.parseOutboxSync)
@@ -296,6 +299,7 @@ func (c *config) publisherOptions(log *slog.Logger) bus.Options {
 		MaxRetries:    c.maxRetries,
 		MaxQueue:      c.queueSize,
 		MaxQueueBytes: c.queueBytes,
+		BatchDelay:    cmp.Or(c.batchDelay, -1), // bus: 0 is its default, negative no wait
 		Logger:        log,
 	}
 }

@@ -118,6 +118,14 @@ type Driver interface {
 // Readier is implemented by drivers that know whether the bus is reachable.
 type Readier interface{ Ready() bool }
 
+// SendSettler is implemented by drivers that may settle every message of a
+// batch in Send, with nothing left for Wait (no acknowledgement: core NATS,
+// stdout). When SendSettles reports true the publisher settles the batch
+// right after Send on the goroutine that sent it (Wait is still called),
+// instead of handing it to a sender goroutine: at moderate rates that is
+// two goroutine wake-ups less per batch.
+type SendSettler interface{ SendSettles() bool }
+
 // Options configure a Publisher. The zero value is usable: every field has a
 // default.
 type Options struct {
@@ -143,8 +151,13 @@ type Options struct {
 	// BatchBytes is the most bytes of Data in one batch (a single larger
 	// message goes alone). Default 1 MiB.
 	BatchBytes int
-	// BatchDelay is how long a partial batch waits for more messages while
-	// a sender is idle. Default 1 ms; negative means no wait.
+	// BatchDelay is how long a partial batch waits for more messages
+	// (from its first message's acceptance), so that at moderate rates
+	// the wake-ups, driver calls and socket flushes of a batch are paid
+	// once for many messages. Messages accepted meanwhile do not end the
+	// wait unless they fill a batch (BatchSize; a batch full by BatchBytes
+	// waits the delay out). Flush and Close end it. Default 1 ms; negative
+	// means no wait.
 	BatchDelay time.Duration
 	// MaxInFlight is the number of batches sent concurrently (the window is
 	// BatchSize*MaxInFlight messages). Default 16.
@@ -325,17 +338,29 @@ type Publisher struct {
 	spare   [][]byte // buffers of freed slots, reused last-in first-out
 	pending int
 
-	retry     []uint64 // seqs waiting for a re-send, sorted
-	retryAt   time.Time
-	backoffN  int
-	sleeping  bool // the dispatcher waits for wake
-	flushers  int
-	closed    bool
-	aborted   bool
-	roomCh    chan struct{} // closed when room is made; nil when nobody waits
-	settledCh chan struct{} // closed when headSeq advances; nil when nobody waits
-	lost      []Undelivered
-	st        Stats
+	retry    []uint64 // seqs waiting for a re-send, sorted
+	retryAt  time.Time
+	backoffN int
+	sleeping bool // the dispatcher waits for wake
+	// lingering: the dispatcher sleeps until a deadline of its own (a
+	// partial batch waiting out BatchDelay, or re-sends waiting out their
+	// backoff). A Publish then wakes it only once a whole batch is
+	// waiting: waking it for every message would cost a goroutine
+	// wake-up per message at moderate rates, for nothing.
+	lingering bool
+	// linger is the dispatcher's timer. Publish arms it when a first
+	// message arrives while the dispatcher sleeps with nothing to do, so
+	// that the dispatcher wakes once, BatchDelay later, for the batch.
+	linger *time.Timer
+	// syncDriver: the driver settles batches in Send (SendSettler).
+	syncDriver bool
+	flushers   int
+	closed     bool
+	aborted    bool
+	roomCh     chan struct{} // closed when room is made; nil when nobody waits
+	settledCh  chan struct{} // closed when headSeq advances; nil when nobody waits
+	lost       []Undelivered
+	st         Stats
 
 	progressAt  time.Time // last settlement, or the acceptance that ended an empty queue
 	stallWarned bool      // the current stall was logged
@@ -348,12 +373,17 @@ func New(d Driver, opts Options) *Publisher {
 	p := &Publisher{
 		d: d, opts: opts, log: opts.Logger,
 		ctx: ctx, cancel: cancel,
-		jobs:  make(chan *job),
-		idle:  make(chan *job, opts.MaxInFlight),
-		wake:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
-		slots: make([]slot, opts.MaxQueue),
-		retry: make([]uint64, 0, opts.MaxQueue),
+		jobs:   make(chan *job),
+		idle:   make(chan *job, opts.MaxInFlight),
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		slots:  make([]slot, opts.MaxQueue),
+		retry:  make([]uint64, 0, opts.MaxQueue),
+		linger: time.NewTimer(time.Hour),
+	}
+	p.linger.Stop()
+	if s, ok := d.(SendSettler); ok {
+		p.syncDriver = s.SendSettles()
 	}
 	for range opts.MaxInFlight {
 		p.idle <- &job{
@@ -446,7 +476,17 @@ func (p *Publisher) Publish(ctx context.Context, m Message) error {
 	}
 	p.pending++
 	p.st.Accepted++
-	if p.sleeping {
+	if p.sleeping && !p.lingering && p.opts.BatchDelay > 0 && p.flushers == 0 && p.tailSeq-p.nextSeq == 1 &&
+		len(p.retry) == 0 && p.opts.BatchSize > 1 && len(m.Data) < p.opts.BatchBytes {
+		// The first message of a batch while the dispatcher has nothing
+		// to do: it would only wake to wait BatchDelay for more. The
+		// timer wakes it when that is over.
+		p.lingering = true
+		p.linger.Reset(p.opts.BatchDelay)
+		p.mu.Unlock()
+		return nil
+	}
+	if p.sleeping && (!p.lingering || int(p.tailSeq-p.nextSeq) >= p.opts.BatchSize) {
 		p.sleeping = false
 		p.mu.Unlock()
 		select {
@@ -677,12 +717,11 @@ func (p *Publisher) broadcastRoomLocked() {
 	}
 }
 
-// dispatch forms batches and hands them to idle senders.
+// dispatch forms batches and hands them to idle senders (or, for a driver
+// that settles in Send, settles them itself).
 func (p *Publisher) dispatch() {
 	defer p.wg.Done()
 	defer close(p.jobs)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	var j *job
 	for {
 		if j == nil {
@@ -703,22 +742,28 @@ func (p *Publisher) dispatch() {
 			p.sendMu.Lock()
 			p.d.Send(p.ctx, &j.b)
 			p.sendMu.Unlock()
+			if p.syncDriver {
+				p.settle(j)
+				continue
+			}
 			p.jobs <- j
 			j = nil
 			continue
 		}
 		p.sleeping = true
-		p.mu.Unlock()
+		p.lingering = wait > 0
 		if wait > 0 {
-			timer.Reset(wait)
+			p.linger.Reset(wait)
 		}
+		p.mu.Unlock()
 		select {
 		case <-p.wake:
-		case <-timer.C:
+		case <-p.linger.C:
 		}
-		timer.Stop()
 		p.mu.Lock()
+		p.linger.Stop()
 		p.sleeping = false
+		p.lingering = false
 		p.mu.Unlock()
 	}
 }
@@ -781,12 +826,17 @@ func (p *Publisher) fillLocked(j *job, now time.Time) time.Duration {
 func (p *Publisher) sender() {
 	defer p.wg.Done()
 	for j := range p.jobs {
-		p.d.Wait(p.ctx, &j.b)
-		p.complete(j)
-		clear(j.b.Msgs)
-		j.b.Msgs = j.b.Msgs[:0]
+		p.settle(j)
 		p.idle <- j
 	}
+}
+
+// settle waits for a sent batch's outcomes and settles it.
+func (p *Publisher) settle(j *job) {
+	p.d.Wait(p.ctx, &j.b)
+	p.complete(j)
+	clear(j.b.Msgs)
+	j.b.Msgs = j.b.Msgs[:0]
 }
 
 // complete settles a finished batch: acks, re-sends, failure events.
@@ -853,7 +903,11 @@ func (p *Publisher) complete(j *job) {
 		resumed = p.progressLocked(now)
 	}
 	p.advanceLocked()
-	p.kickLocked()
+	if p.closed || len(p.retry) > 0 {
+		// Something for the dispatcher to do: re-sends to schedule, or a
+		// close to finish. New messages wake it themselves.
+		p.kickLocked()
+	}
 	p.mu.Unlock()
 	p.logResumed(resumed)
 	if len(j.failed) > 0 {

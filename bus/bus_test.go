@@ -90,6 +90,24 @@ func msg(i int, data []byte) bus.Message {
 		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
 }
 
+// settlesInSend is bustest's driver declared to settle batches in Send
+// (bus.SendSettler), as core NATS does: the publisher then settles each
+// batch on the goroutine that sent it. Its Wait is still called, so the
+// outcomes are the same.
+type settlesInSend struct{ *bustest.Driver }
+
+func (settlesInSend) SendSettles() bool { return true }
+
+// drivers are the two ways the publisher settles batches: on sender
+// goroutines, and at once after Send.
+var drivers = []struct {
+	name string
+	wrap func(*bustest.Driver) bus.Driver
+}{
+	{"senders", func(d *bustest.Driver) bus.Driver { return d }},
+	{"settled in send", func(d *bustest.Driver) bus.Driver { return settlesInSend{d} }},
+}
+
 // checkSum asserts that every accepted message ended in exactly one state.
 func checkSum(t *testing.T, s bus.Stats) {
 	t.Helper()
@@ -110,42 +128,44 @@ func TestPublishCopiesAndDeliversInOrder(t *testing.T) {
 		{"small queue", bus.Options{MaxQueue: 4, BatchSize: 2, MaxInFlight: 1}, 200},
 		{"byte bound", bus.Options{MaxQueueBytes: 200, BatchBytes: 100, MaxInFlight: 1, BatchDelay: -1}, 100},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			d := bustest.New()
-			p := bus.New(d, tc.opts)
-			buf := make([]byte, 0, 256)
-			for i := range tc.n {
-				buf = append(buf[:0], envelope(i)...)
-				if err := p.Publish(context.Background(), msg(i, buf)); err != nil {
-					t.Fatalf("Publish(%d) = %v", i, err)
+		for _, dr := range drivers {
+			t.Run(tc.name+"/"+dr.name, func(t *testing.T) {
+				d := bustest.New()
+				p := bus.New(dr.wrap(d), tc.opts)
+				buf := make([]byte, 0, 256)
+				for i := range tc.n {
+					buf = append(buf[:0], envelope(i)...)
+					if err := p.Publish(context.Background(), msg(i, buf)); err != nil {
+						t.Fatalf("Publish(%d) = %v", i, err)
+					}
+					copy(buf, "XXXXXXXX") // the caller reuses its buffer
 				}
-				copy(buf, "XXXXXXXX") // the caller reuses its buffer
-			}
-			rep, err := p.Close(context.Background())
-			if err != nil {
-				t.Fatalf("Close = %v", err)
-			}
-			got := d.Delivered()
-			if len(got) != tc.n {
-				t.Fatalf("delivered %d, want %d", len(got), tc.n)
-			}
-			for i, m := range got {
-				if want := envelope(i); !bytes.Equal(m.Data, want) || m.MsgID != fmt.Sprintf("m%d", i) || m.Subject != subject {
-					t.Fatalf("delivered[%d] = %q %q %q, want %q m%d", i, m.Subject, m.MsgID, m.Data, want, i)
+				rep, err := p.Close(context.Background())
+				if err != nil {
+					t.Fatalf("Close = %v", err)
 				}
-			}
-			s := rep.Stats
-			if s.Accepted != uint64(tc.n) || s.Acked != uint64(tc.n) || s.Pending != 0 || s.Queued != 0 || s.QueuedBytes != 0 {
-				t.Errorf("stats = %+v, want all %d acked and nothing queued", s, tc.n)
-			}
-			checkSum(t, s)
-			if !d.Closed() {
-				t.Error("driver not closed by Close")
-			}
-			if p.Ready() {
-				t.Error("Ready() after Close = true")
-			}
-		})
+				got := d.Delivered()
+				if len(got) != tc.n {
+					t.Fatalf("delivered %d, want %d", len(got), tc.n)
+				}
+				for i, m := range got {
+					if want := envelope(i); !bytes.Equal(m.Data, want) || m.MsgID != fmt.Sprintf("m%d", i) || m.Subject != subject {
+						t.Fatalf("delivered[%d] = %q %q %q, want %q m%d", i, m.Subject, m.MsgID, m.Data, want, i)
+					}
+				}
+				s := rep.Stats
+				if s.Accepted != uint64(tc.n) || s.Acked != uint64(tc.n) || s.Pending != 0 || s.Queued != 0 || s.QueuedBytes != 0 {
+					t.Errorf("stats = %+v, want all %d acked and nothing queued", s, tc.n)
+				}
+				checkSum(t, s)
+				if !d.Closed() {
+					t.Error("driver not closed by Close")
+				}
+				if p.Ready() {
+					t.Error("Ready() after Close = true")
+				}
+			})
+		}
 	}
 }
 
@@ -235,81 +255,83 @@ func TestRetriesAndFailureEvents(t *testing.T) {
 			return nil
 		}, 0, 3, 0, 0, 63, ""},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				d := bustest.New()
-				d.SetFail(tc.fail)
-				lg := &logs{}
-				p := bus.New(d, bus.Options{Prefix: "test.", MaxRetries: tc.maxRetries, BatchSize: 3, Logger: slog.New(lg)})
-				for i := range 3 {
-					if err := p.Publish(context.Background(), msg(i, envelope(i))); err != nil {
+		for _, dr := range drivers {
+			t.Run(tc.name+"/"+dr.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					d := bustest.New()
+					d.SetFail(tc.fail)
+					lg := &logs{}
+					p := bus.New(dr.wrap(d), bus.Options{Prefix: "test.", MaxRetries: tc.maxRetries, BatchSize: 3, Logger: slog.New(lg)})
+					for i := range 3 {
+						if err := p.Publish(context.Background(), msg(i, envelope(i))); err != nil {
+							t.Fatal(err)
+						}
+					}
+					start := time.Now()
+					if err := p.Flush(context.Background()); err != nil {
 						t.Fatal(err)
 					}
-				}
-				start := time.Now()
-				if err := p.Flush(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				s := p.Stats()
-				if s.Acked != uint64(tc.wantAcked) || s.FailureEvents != uint64(tc.wantEvents) || s.Lost != uint64(tc.wantLost) {
-					t.Errorf("acked/events/lost = %d/%d/%d, want %d/%d/%d (stats %+v)",
-						s.Acked, s.FailureEvents, s.Lost, tc.wantAcked, tc.wantEvents, tc.wantLost, s)
-				}
-				checkSum(t, s)
-				sends := 0
-				var events []bustest.Delivered
-				for _, m := range d.Delivered() {
-					if m.Subject == "test."+bus.Finalize {
-						events = append(events, m)
+					s := p.Stats()
+					if s.Acked != uint64(tc.wantAcked) || s.FailureEvents != uint64(tc.wantEvents) || s.Lost != uint64(tc.wantLost) {
+						t.Errorf("acked/events/lost = %d/%d/%d, want %d/%d/%d (stats %+v)",
+							s.Acked, s.FailureEvents, s.Lost, tc.wantAcked, tc.wantEvents, tc.wantLost, s)
 					}
-				}
-				sends = d.Sends() - int(s.FailureEvents) - int(s.Lost)
-				if sends != tc.wantSends {
-					t.Errorf("sends = %d, want %d", sends, tc.wantSends)
-				}
-				if len(events) != tc.wantEvents {
-					t.Fatalf("failure events = %d, want %d", len(events), tc.wantEvents)
-				}
-				for i, e := range events {
-					var ev bus.FailureEvent
-					if err := json.Unmarshal(e.Data, &ev); err != nil {
-						t.Fatalf("failure event %q: %v", e.Data, err)
+					checkSum(t, s)
+					sends := 0
+					var events []bustest.Delivered
+					for _, m := range d.Delivered() {
+						if m.Subject == "test."+bus.Finalize {
+							events = append(events, m)
+						}
 					}
-					if ev.Type != bus.FailureType || ev.Payload.Class != tc.wantClass || ev.Payload.Error == "" ||
-						ev.Payload.Subject != subject || ev.TraceID != "0af7651916cd43dd8448eb211c80319c" || len(ev.ID) != 36 {
-						t.Errorf("failure event %d = %+v", i, ev)
+					sends = d.Sends() - int(s.FailureEvents) - int(s.Lost)
+					if sends != tc.wantSends {
+						t.Errorf("sends = %d, want %d", sends, tc.wantSends)
 					}
-					if !json.Valid(ev.Payload.Envelope) || !bytes.Contains(ev.Payload.Envelope, []byte(`"hello`)) {
-						t.Errorf("failure event %d envelope = %s, want the original", i, ev.Payload.Envelope)
+					if len(events) != tc.wantEvents {
+						t.Fatalf("failure events = %d, want %d", len(events), tc.wantEvents)
 					}
-					wantAttempts := tc.wantSends / 3
-					if ev.Payload.Attempts != wantAttempts {
-						t.Errorf("failure event %d attempts = %d, want %d", i, ev.Payload.Attempts, wantAttempts)
+					for i, e := range events {
+						var ev bus.FailureEvent
+						if err := json.Unmarshal(e.Data, &ev); err != nil {
+							t.Fatalf("failure event %q: %v", e.Data, err)
+						}
+						if ev.Type != bus.FailureType || ev.Payload.Class != tc.wantClass || ev.Payload.Error == "" ||
+							ev.Payload.Subject != subject || ev.TraceID != "0af7651916cd43dd8448eb211c80319c" || len(ev.ID) != 36 {
+							t.Errorf("failure event %d = %+v", i, ev)
+						}
+						if !json.Valid(ev.Payload.Envelope) || !bytes.Contains(ev.Payload.Envelope, []byte(`"hello`)) {
+							t.Errorf("failure event %d envelope = %s, want the original", i, ev.Payload.Envelope)
+						}
+						wantAttempts := tc.wantSends / 3
+						if ev.Payload.Attempts != wantAttempts {
+							t.Errorf("failure event %d attempts = %d, want %d", i, ev.Payload.Attempts, wantAttempts)
+						}
+						if e.MsgID != "failed-"+ev.Payload.MsgID {
+							t.Errorf("failure event MsgID = %q, want failed-%s", e.MsgID, ev.Payload.MsgID)
+						}
 					}
-					if e.MsgID != "failed-"+ev.Payload.MsgID {
-						t.Errorf("failure event MsgID = %q, want failed-%s", e.MsgID, ev.Payload.MsgID)
+					// A loss is settled before it is logged (the log call waits
+					// for the publisher's lock to be released): Flush can return
+					// first. Wait, bounded, for the entries.
+					for deadline := time.Now().Add(10 * time.Second); len(lg.undeliveredIDs(t, "lost")) < tc.wantLost && time.Now().Before(deadline); {
+						time.Sleep(5 * time.Millisecond)
 					}
-				}
-				// A loss is settled before it is logged (the log call waits
-				// for the publisher's lock to be released): Flush can return
-				// first. Wait, bounded, for the entries.
-				for deadline := time.Now().Add(10 * time.Second); len(lg.undeliveredIDs(t, "lost")) < tc.wantLost && time.Now().Before(deadline); {
-					time.Sleep(5 * time.Millisecond)
-				}
-				if got := lg.undeliveredIDs(t, "lost"); len(got) != tc.wantLost {
-					t.Errorf("lost ids logged = %v, want %d", got, tc.wantLost)
-				}
-				if s.Unknown != 0 {
-					t.Errorf("Unknown = %d for refused messages, want 0", s.Unknown)
-				}
-				if tc.wantSends > 3 && time.Since(start) == 0 {
-					t.Error("retries happened without backoff")
-				}
-				if _, err := p.Close(context.Background()); err != nil {
-					t.Fatal(err)
-				}
+					if got := lg.undeliveredIDs(t, "lost"); len(got) != tc.wantLost {
+						t.Errorf("lost ids logged = %v, want %d", got, tc.wantLost)
+					}
+					if s.Unknown != 0 {
+						t.Errorf("Unknown = %d for refused messages, want 0", s.Unknown)
+					}
+					if tc.wantSends > 3 && time.Since(start) == 0 {
+						t.Error("retries happened without backoff")
+					}
+					if _, err := p.Close(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 

@@ -3,12 +3,14 @@
 // within the stream's window), or plain core NATS (at-most-once).
 //
 // JetStream mode: every message is published asynchronously with
-// Nats-Msg-Id = Message.MsgID, the number of unacknowledged publishes is
-// bounded (Options.MaxPending) and each has an ack timeout
-// (Options.AckTimeout). A publish that fails because the connection dropped
-// (ErrDisconnected, which nats.go reports for every pending publish on
-// reconnect) or whose ack timed out is published again by bus.Publisher with
-// the same id, and the stream drops the duplicate. The connection never gives
+// Nats-Msg-Id = Message.MsgID and a reply subject of its batch, on which the
+// stream answers; the number of unanswered publishes is bounded
+// (Options.MaxPending) and each batch has an ack timeout
+// (Options.AckTimeout). A publish that fails because the connection
+// dropped (ErrDisconnected, reported for every publish waiting for its
+// answer when the connection drops) or whose ack timed out is published
+// again by bus.Publisher with the same id, and the stream drops the
+// duplicate. The connection never gives
 // up reconnecting (MaxReconnects -1); while it is down, sends are classified
 // bus.Unavailable, so the publisher keeps its messages, blocks its callers
 // when its queue is full, and delivers when the server is back.
@@ -16,7 +18,9 @@
 // Core mode: messages are written to the connection and counted as
 // delivered; nothing confirms that a subscriber, or the server, got them. A
 // message in flight when the connection drops may be lost. Use it for speed
-// when losing a message is acceptable.
+// when losing a message is acceptable. Core NATS deduplicates nothing, so
+// core messages carry no Nats-Msg-Id header (the envelope's id is in its
+// body).
 package natsbus
 
 import (
@@ -48,7 +52,8 @@ const (
 	Core
 )
 
-// Header names set on every message (when the value is not empty).
+// Header names set on every message (when the value is not empty;
+// Nats-Msg-Id in JetStream mode only).
 const (
 	HeaderMsgID       = "Nats-Msg-Id" // jetstream.MsgIDHeader
 	HeaderTraceParent = "traceparent"
@@ -81,10 +86,10 @@ type Options struct {
 	// AckTimeout is how long a JetStream publish waits for its ack before
 	// it fails (and is published again). Default 5 s.
 	AckTimeout time.Duration
-	// MaxPending bounds the JetStream publishes awaiting an ack; a send
-	// beyond it waits (up to 200 ms, then the batch is retried). Keep it at
-	// least the publisher's window (bus.Options.BatchSize*MaxInFlight).
-	// Default 4096.
+	// MaxPending bounds the JetStream messages sent whose batch is still
+	// waited for; a send beyond it waits (up to 200 ms, then the rest of
+	// the batch is retried). Keep it at least the publisher's window
+	// (bus.Options.BatchSize*MaxInFlight). Default 4096.
 	MaxPending int
 	// ReconnectWait is the pause between reconnect attempts (jittered).
 	// Default 1 s.
@@ -163,12 +168,17 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// Driver publishes to NATS. It implements bus.Driver and bus.Readier.
+// Driver publishes to NATS. It implements bus.Driver, bus.Readier and
+// bus.SendSettler.
 type Driver struct {
 	opts Options
 	nc   *nats.Conn
-	js   jetstream.JetStream
-	log  *slog.Logger
+	js   jetstream.JetStream // stream management
+	acks *acks               // JetStream mode: the publishes' answers
+	// acksSet is acks for the connection's callbacks, which may run
+	// before New returns.
+	acksSet atomic.Pointer[acks]
+	log     *slog.Logger
 	// up follows the connection's state through its callbacks, so that
 	// Ready and error classification never wait for the connection's lock,
 	// which nats.go holds while it writes to a slow socket (seconds: a
@@ -238,6 +248,11 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		nats.ConnectHandler(func(*nats.Conn) { d.up.Store(true) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			d.up.Store(false)
+			if a := d.acksSet.Load(); a != nil {
+				// What was sent before cannot be answered any more: the
+				// publisher sends it again (the stream drops the copies).
+				a.failAll(nats.ErrDisconnected)
+			}
 			if err == nil { // our own Close: not an outage
 				d.log.Debug("nats: disconnected by close")
 				return
@@ -292,9 +307,11 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		d.up.Store(true)
 	}
 	if opts.Mode == JetStream {
-		d.js, err = jetstream.New(nc,
-			jetstream.WithPublishAsyncMaxPending(opts.MaxPending),
-			jetstream.WithPublishAsyncTimeout(opts.AckTimeout))
+		d.js, err = jetstream.New(nc)
+		if err == nil {
+			d.acks, err = newAcks(nc, opts.MaxPending, d.classifyWaited)
+			d.acksSet.Store(d.acks)
+		}
 		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("natsbus: jetstream: %w", err)
@@ -410,16 +427,58 @@ func (d *Driver) Conn() *nats.Conn { return d.nc }
 // any, exists.
 func (d *Driver) Ready() bool { return d.up.Load() && d.streamOK() }
 
+// batchState is the driver's per-batch state, kept in bus.Batch.State and
+// reused batch after batch: nothing of the per-message work that repeats
+// (the nats.Msg, its header map and the map's value slices) is allocated
+// again.
 type batchState struct {
-	futs []jetstream.PubAckFuture
-	hdr  nats.Header // core mode: reused for every message of the batch
+	// msgs and hdrs (JetStream) are one per message of the batch, kept
+	// until Wait returns: a message answered "in process" is published
+	// again as it was.
+	msgs []nats.Msg
+	hdrs []nats.Header
+	core nats.Msg    // core mode: one message, written out before the next
+	hdr  nats.Header // core mode: its header, reset for every message
+
+	// JetStream answers (acks.go). Guarded by acks.mu while the batch is
+	// registered, except done and held, Wait's own.
+	token     uint64 // the batch's number in its reply subjects
+	pending   int    // messages without an answer
+	answered  []bool
+	errs      []error // classified outcomes, nil: stored
+	inProcess []bool  // the answer was "duplicate message id is in process"
+	done      chan struct{}
+	held      int // room taken in MaxPending
+	sentAt    time.Time
+
+	replies  string // every reply subject of the batch, end to end
+	replyAt  []int  // where reply i starts in replies
+	replyBuf []byte
 }
 
-// reuseHeader sets h to m's headers in place, for a message that is
-// serialised before the next one is set (core PublishMsg writes the header
-// into the connection's buffer at once). JetStream keeps each message for
-// its retries, so there every message gets its own (header).
-func reuseHeader(h nats.Header, m *bus.Message) nats.Header {
+// resize makes st's answer slices n long and unanswered.
+func (st *batchState) resize(n int) {
+	if cap(st.answered) < n {
+		st.answered = make([]bool, n)
+		st.errs = make([]error, n)
+		st.inProcess = make([]bool, n)
+		st.replyAt = make([]int, n+1)
+	}
+	st.answered = st.answered[:n]
+	st.errs = st.errs[:n]
+	st.inProcess = st.inProcess[:n]
+	st.replyAt = st.replyAt[:n+1]
+	clear(st.answered)
+	clear(st.errs)
+	clear(st.inProcess)
+}
+
+// setHeader sets h (a map reused message after message) to m's headers,
+// and returns it, or nil when m has none. Core NATS does not deduplicate:
+// withID false leaves Nats-Msg-Id out, where it would only cost bytes on
+// the wire and their serialisation; the envelope's deterministic id stays
+// in its JSON body either way.
+func setHeader(h nats.Header, m *bus.Message, withID bool) nats.Header {
 	set := func(key, v string) {
 		switch s := h[key]; {
 		case v == "":
@@ -430,7 +489,11 @@ func reuseHeader(h nats.Header, m *bus.Message) nats.Header {
 			h[key] = []string{v}
 		}
 	}
-	set(HeaderMsgID, m.MsgID)
+	if withID {
+		set(HeaderMsgID, m.MsgID)
+	} else {
+		delete(h, HeaderMsgID)
+	}
 	set(HeaderTraceParent, m.TraceParent)
 	set(HeaderContentType, m.ContentType)
 	if len(h) == 0 {
@@ -439,49 +502,36 @@ func reuseHeader(h nats.Header, m *bus.Message) nats.Header {
 	return h
 }
 
-func (d *Driver) header(m *bus.Message) nats.Header {
-	n := 0
-	if m.MsgID != "" {
-		n++
+// state returns b's state, grown to n messages.
+func (d *Driver) state(b *bus.Batch) *batchState {
+	st, _ := b.State.(*batchState)
+	if st == nil {
+		st = &batchState{hdr: make(nats.Header, 3), done: make(chan struct{}, 1)}
+		b.State = st
 	}
-	if m.TraceParent != "" {
-		n++
+	if d.opts.Mode == JetStream && len(st.msgs) < len(b.Msgs) {
+		n := max(len(b.Msgs), cap(b.Msgs))
+		st.msgs = append(st.msgs, make([]nats.Msg, n-len(st.msgs))...)
+		for len(st.hdrs) < n {
+			st.hdrs = append(st.hdrs, make(nats.Header, 3))
+		}
 	}
-	if m.ContentType != "" {
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	h := make(nats.Header, n)
-	if m.MsgID != "" {
-		h[HeaderMsgID] = []string{m.MsgID}
-	}
-	if m.TraceParent != "" {
-		h[HeaderTraceParent] = []string{m.TraceParent}
-	}
-	if m.ContentType != "" {
-		h[HeaderContentType] = []string{m.ContentType}
-	}
-	return h
+	return st
 }
 
 // Send implements bus.Driver.
 func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
-	st, _ := b.State.(*batchState)
-	if st == nil {
-		st = &batchState{hdr: make(nats.Header, 3)}
-		b.State = st
-	}
+	st := d.state(b)
 	if d.opts.Mode == Core {
-		var msg nats.Msg
 		for i := range b.Msgs {
 			m := &b.Msgs[i]
-			msg = nats.Msg{Subject: m.Subject, Data: m.Data, Header: reuseHeader(st.hdr, m)}
-			b.Errs[i] = d.classify(d.nc.PublishMsg(&msg))
+			st.core = nats.Msg{Subject: m.Subject, Data: m.Data, Header: setHeader(st.hdr, m, false)}
+			b.Errs[i] = d.classify(d.nc.PublishMsg(&st.core))
 		}
+		st.core = nats.Msg{}
 		return
 	}
+	st.token = 0 // until registered: Wait has nothing to wait for
 	if d.streamReady != nil {
 		select {
 		case <-d.streamReady:
@@ -492,46 +542,155 @@ func (d *Driver) Send(ctx context.Context, b *bus.Batch) {
 			return
 		}
 	}
-	st.futs = st.futs[:0]
+	n := len(b.Msgs)
+	d.acks.add(st, n)
+	st.sentAt = time.Now()
+	var stall *time.Timer
+	stalled := false
 	for i := range b.Msgs {
 		if err := ctx.Err(); err != nil {
 			// The publisher gave up (shutdown deadline): do not write the
 			// rest of the batch to a slow connection, where each write can
 			// block.
-			b.Errs[i] = bus.Unavailable(err)
-			st.futs = append(st.futs, nil)
+			d.acks.settle(st, st.token, i, bus.Unavailable(err), false)
+			continue
+		}
+		if stalled || !d.acks.acquire(st, &stall) {
+			// MaxPending messages await their answers: the rest of the
+			// batch is sent again later.
+			stalled = true
+			d.acks.settle(st, st.token, i, bus.Unavailable(jetstream.ErrTooManyStalledMsgs), false)
 			continue
 		}
 		m := &b.Msgs[i]
-		f, err := d.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data, Header: d.header(m)})
-		if err != nil {
-			b.Errs[i] = d.classify(err)
+		st.msgs[i] = nats.Msg{Subject: m.Subject, Reply: st.reply(i), Data: m.Data, Header: setHeader(st.hdrs[i], m, true)}
+		if err := d.nc.PublishMsg(&st.msgs[i]); err != nil {
+			d.acks.settle(st, st.token, i, d.classify(err), false)
 		}
-		st.futs = append(st.futs, f)
+	}
+	if stall != nil {
+		stall.Stop()
 	}
 }
 
-// Wait implements bus.Driver: it waits for each JetStream ack (or its
-// timeout). In core mode there is nothing to wait for.
+// SendSettles implements bus.SendSettler: in core mode Send settles every
+// message (nothing acknowledges them), so the publisher settles a batch
+// without handing it to another goroutine.
+func (d *Driver) SendSettles() bool { return d.opts.Mode == Core }
+
+// Wait implements bus.Driver: it waits until JetStream answered every
+// message of the batch, for at most the ack timeout. The batch's last
+// answer wakes it, once. In core mode there is nothing to wait for.
+//
+// "Duplicate message id is in process" (409, error code 10158) means that
+// a clustered stream is storing another copy of the same Nats-Msg-Id at
+// this moment: several replicas of the service publish every message. It
+// is not a failure of this copy: Wait publishes it again after a short
+// pause, quietly, until the stream answers with the stored copy's
+// duplicate ack, for at most one more ack timeout (then the error goes to
+// the publisher, which retries as for any other).
 func (d *Driver) Wait(ctx context.Context, b *bus.Batch) {
 	st, _ := b.State.(*batchState)
-	if d.opts.Mode == Core || st == nil {
+	if d.opts.Mode == Core || st == nil || st.token == 0 {
 		return
 	}
-	for i, f := range st.futs {
-		if f == nil {
+	defer d.acks.remove(st)
+	deadline := st.sentAt.Add(d.opts.AckTimeout)
+	var inProcessUntil time.Time
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	var why error // why some messages have no answer
+wait:
+	for {
+		select {
+		case <-st.done:
+		case <-t.C:
+			why = d.classifyWaited(jetstream.ErrAsyncPublishTimeout)
+			break wait
+		case <-ctx.Done():
+			// Written and unanswered: the stream may have stored them.
+			why = bus.NoAnswer(bus.Unavailable(ctx.Err()))
+			break wait
+		}
+		again, pending := d.inProcess(st)
+		if len(again) == 0 {
+			if pending == 0 {
+				break
+			}
 			continue
 		}
+		now := time.Now()
+		if inProcessUntil.IsZero() {
+			inProcessUntil = now.Add(d.opts.AckTimeout)
+		} else if now.After(inProcessUntil) {
+			break
+		}
+		p := time.NewTimer(inProcessRetry)
 		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			b.Errs[i] = d.classifyWaited(err)
+		case <-p.C:
 		case <-ctx.Done():
-			// Written and unanswered: the stream may have stored it.
-			b.Errs[i] = bus.NoAnswer(bus.Unavailable(ctx.Err()))
+			p.Stop()
+			why = bus.NoAnswer(bus.Unavailable(ctx.Err()))
+			break wait
+		}
+		for _, i := range again {
+			d.acks.rearm(st, i)
+			if err := d.nc.PublishMsg(&st.msgs[i]); err != nil {
+				d.acks.settle(st, st.token, i, d.classify(err), false)
+			}
+		}
+		t.Reset(time.Until(now.Add(inProcessRetry + d.opts.AckTimeout)))
+	}
+	if why == nil {
+		// Given up on retrying a copy "in process" with others still
+		// unanswered: they count as timed out.
+		why = d.classifyWaited(jetstream.ErrAsyncPublishTimeout)
+	}
+	d.acks.mu.Lock()
+	for i := range b.Msgs {
+		if st.answered[i] {
+			b.Errs[i] = st.errs[i]
+		} else {
+			b.Errs[i] = why
 		}
 	}
-	clear(st.futs)
+	d.acks.mu.Unlock()
+	// The messages' data belongs to the publisher's queue: do not hold it
+	// past the batch (the header maps stay, for the next batch).
+	clear(st.msgs)
+}
+
+// inProcess returns the messages of st answered "in process", and how
+// many have no answer.
+func (d *Driver) inProcess(st *batchState) (again []int, pending int) {
+	d.acks.mu.Lock()
+	defer d.acks.mu.Unlock()
+	for i, ok := range st.inProcess {
+		if ok && st.answered[i] {
+			again = append(again, i)
+		}
+	}
+	return again, st.pending
+}
+
+// inProcessRetry is the pause before a publish that JetStream answered
+// "duplicate message id is in process" is sent again.
+const inProcessRetry = 20 * time.Millisecond
+
+// codeInProcess is JetStream's error code for "duplicate message id is in
+// process" (JSStreamDuplicateMessageConflict).
+const codeInProcess = 10158
+
+// InProcess reports whether err is JetStream's answer that another publish
+// of the same Nats-Msg-Id is being stored right now (409, code 10158):
+// the message is not refused, its other copy is on its way.
+func InProcess(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	return api.ErrorCode == codeInProcess ||
+		(api.Code == 409 && strings.Contains(api.Description, "duplicate message id is in process"))
 }
 
 // Close closes the connection. In core mode it first flushes what the
