@@ -246,11 +246,17 @@ func (d *debugSnap) outboxLost() uint64 {
 // duplicates only as copies with the same msgId attribute. The pubsub
 // driver sets no ordering key (Pub/Sub orders only within a key; consumers
 // order by the envelope's timestamp), so order is a figure here, not a
-// promise.
+// promise. FAULTS_OUTAGE (a duration) sets another outage, as for
+// scenario 18; the wait for the emulator's delivery of the backlog grows
+// with it.
 func TestFault19OutboxPubSubRestarted(t *testing.T) {
 	harness.Binary(t)
 	t.Parallel()
 	outage, r := pick(10*time.Second, time.Minute), rate()
+	if d, err := time.ParseDuration(os.Getenv("FAULTS_OUTAGE")); err == nil {
+		outage = d
+	}
+	deliver := pick(60*time.Second, max(5*time.Minute, 2*outage))
 	s := newScenario(t, "19", "Pub/Sub emulator stopped, restarted, the outbox on",
 		"no stall, no gap; everything delivered after the restart; lost 0; duplicates only with the same msgId",
 		twitchtest.Config{}, "tcp", 3)
@@ -264,10 +270,11 @@ func TestFault19OutboxPubSubRestarted(t *testing.T) {
 	}), true)
 	// haveForwarded waits until the checker received every message the
 	// outbox forwarded (the emulator forgets them when it stops); the
-	// emulator delivers a backlog of a minute's chat in about as long.
+	// emulator delivers a backlog of a minute's chat in about as long, so
+	// the long version waits twice the outage (at least 5 minutes).
 	haveForwarded := func() {
 		t.Helper()
-		harness.WaitFor(t, pick(60*time.Second, 5*time.Minute), 50*time.Millisecond, "the checker has every forwarded message", func() (bool, string) {
+		harness.WaitFor(t, deliver, 50*time.Millisecond, "the checker has every forwarded message", func() (bool, string) {
 			d, err := in.debug()
 			if err != nil {
 				return false, err.Error()
