@@ -66,8 +66,8 @@ type Config struct {
 	Transport string
 	// PostChannels gives the service its channels through POST
 	// /_admin/channels instead of TWITCH_CHANNELS. It is automatic when the
-	// list does not fit in an environment variable (more than ~14,000
-	// channels).
+	// list does not fit in an environment variable (more than 100,000
+	// bytes: ~12,000 channels).
 	PostChannels bool
 	// Restart, after the run, stops the service with SIGTERM, starts it
 	// again (same settings, same data directory, the channels given the same
@@ -274,7 +274,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	post := cfg.PostChannels || len(channels)*8 > maxEnvChannels
+	post := cfg.PostChannels || envLen(channels) > maxEnvChannels
 
 	natsURL := cfg.NATSURL
 	if cfg.Bus == "embedded" {
@@ -583,6 +583,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	logf(cfg.Log, "%s", Summary(&res))
 	return res, nil
+}
+
+// envLen is the length of TWITCH_CHANNELS's value for channels.
+func envLen(channels []string) int {
+	n := max(0, len(channels)-1)
+	for _, c := range channels {
+		n += len(c)
+	}
+	return n
 }
 
 func busCPU(pid int) float64 {

@@ -84,7 +84,7 @@ func run() error {
 	flag.StringVar(&o.node, "node", "node", "node binary for the Twurple peer")
 	flag.StringVar(&o.js, "twurple", "peers/twurple/peer.js", "the Twurple peer's peer.js")
 	flag.BoolVar(&o.verbose, "v", false, "log the targets' output")
-	flag.IntVar(&o.hk.channels, "hundredk-channels", 100_000, "hundredk: channels of the plain-TCP run")
+	flag.IntVar(&o.hk.channels, "hundredk-channels", 100_000, "hundredk: channels of the plain-TCP run (0: none)")
 	flag.DurationVar(&o.hk.duration, "hundredk-duration", 5*time.Minute, "hundredk: send window of the plain-TCP run")
 	flag.Float64Var(&o.hk.rate, "hundredk-rate", 50_000, "hundredk: lines/s over all channels")
 	flag.IntVar(&o.hk.wsChannels, "hundredk-ws-channels", 10_000, "hundredk: channels of the WebSocket run (0: none)")
@@ -251,7 +251,10 @@ func (h hundredK) configs(base load.Config, short time.Duration) []load.Config {
 		c.Drain = 10 * time.Second
 		return c
 	}
-	out := []load.Config{one("hundredk", "tcp", h.channels, h.rate, h.duration)}
+	var out []load.Config
+	if h.channels > 0 {
+		out = append(out, one("hundredk", "tcp", h.channels, h.rate, h.duration))
+	}
 	if h.wsChannels > 0 {
 		out = append(out, one("hundredk-ws", "ws", h.wsChannels, h.rate, h.wsDuration))
 	}
