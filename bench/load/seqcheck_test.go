@@ -69,3 +69,35 @@ func TestSeqCheckerMatchesLoss(t *testing.T) {
 		t.Errorf("the records do not exercise every class: %+v", w)
 	}
 }
+
+// BenchmarkChecker records one line sent and its envelope read back, per
+// op: the loss checker's cost per line in a run (seqChecker in every run
+// now; loss.Checker for comparison).
+func BenchmarkChecker(b *testing.B) {
+	const prefix = 0x1234abcd
+	channels := []string{"a", "b", "c"}
+	now := time.Unix(1_900_000_000, 0)
+	id := make([]byte, 36)
+	b.Run("seq", func(b *testing.B) {
+		c := newSeqChecker(prefix, channels, 0)
+		b.ReportAllocs()
+		n := uint64(0)
+		for b.Loop() {
+			putID(id, prefix, n)
+			c.sent(n, int32(n%3), now, true)
+			c.Received(loss.Received{MessageID: string(id), At: now})
+			n++
+		}
+	})
+	b.Run("loss", func(b *testing.B) {
+		c := loss.NewChecker(loss.Options{})
+		b.ReportAllocs()
+		n := uint64(0)
+		for b.Loop() {
+			putID(id, prefix, n)
+			c.Sent(loss.Sent{ID: string(id), Channel: channels[n%3], At: now, Connected: true})
+			c.Received(loss.Received{MessageID: string(id), At: now})
+			n++
+		}
+	})
+}
