@@ -218,6 +218,13 @@ type Result struct {
 	StopSeconds    float64 `json:"stopSeconds,omitempty"`
 	RejoinSeconds  float64 `json:"rejoinSeconds,omitempty"`
 	RestartSeconds float64 `json:"restartSeconds,omitempty"`
+	// Where a backlog waited, sampled every second of the send window and
+	// drain: the most lines queued in the fake server for the target's
+	// connections (in total, and for one connection), and the most
+	// envelopes the consumer had received and not yet handled.
+	MaxServerQueued    int `json:"maxServerQueued,omitempty"`
+	MaxConnQueued      int `json:"maxConnQueued,omitempty"`
+	MaxConsumerBacklog int `json:"maxConsumerBacklog,omitempty"`
 }
 
 // Sustained reports whether the run kept up with its rate without loss:
@@ -409,6 +416,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	logf(cfg.Log, "joined %d channels in %.1f s", len(channels), res.JoinSeconds)
 
+	snd := &sender{srv: srv, prefix: runID, check: check}
 	// RSS sampler, from now to the end of the drain.
 	var rssMu sync.Mutex
 	sampleCtx, stopSample := context.WithCancel(ctx)
@@ -417,11 +425,31 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		defer close(sampled)
 		t := time.NewTicker(cfg.Sample)
 		defer t.Stop()
-		for {
-			if rss, _, err := ProcMem(p.pid()); err == nil {
-				rssMu.Lock()
+		for i := 0; ; i++ {
+			rss, _, err := ProcMem(p.pid())
+			total, most := srv.Queued()
+			backlog := 0
+			if cons != nil {
+				backlog = cons.Pending()
+			}
+			rssMu.Lock()
+			if err == nil {
 				res.RSS = append(res.RSS, rss)
-				rssMu.Unlock()
+			}
+			res.MaxServerQueued, res.MaxConnQueued = max(res.MaxServerQueued, total), max(res.MaxConnQueued, most)
+			res.MaxConsumerBacklog = max(res.MaxConsumerBacklog, backlog)
+			rssMu.Unlock()
+			if cfg.Log != nil && i > 0 && i%30 == 0 {
+				svc := ""
+				if cfg.Target == Ours {
+					if b, err := httpGet(sampleCtx, "http://"+p.http+"/metrics"); err == nil {
+						m := parseMetrics(b)
+						svc = fmt.Sprintf(", the service read %.0f and published %.0f", m[`ingress_lines_received_by_command_total{command="PRIVMSG"}`],
+							m["ingress_bus_published_total"])
+					}
+				}
+				logf(cfg.Log, "sent %d%s, read back %d; queued in the fake server %d (most on one connection %d), consumer backlog %d, target RSS %.0f MiB",
+					snd.sent.Load(), svc, got.Load(), total, most, backlog, float64(rss)/(1<<20))
 			}
 			select {
 			case <-sampleCtx.Done():
@@ -443,7 +471,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	gc0 := p.gc
 	p.mu.Unlock()
 
-	snd := &sender{srv: srv, prefix: runID, check: check}
 	per := max(1, min(64, 4096/len(channels)))
 	if snd.templates, err = makeTemplates(cfg.Seed, channels, per); err != nil {
 		stopSample()

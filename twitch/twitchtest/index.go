@@ -56,3 +56,17 @@ func (s *Server) JoinedChannels() int {
 	defer s.idx.mu.RUnlock()
 	return len(s.idx.m)
 }
+
+// Queued returns the lines queued for the open clients and not yet written,
+// in total and for the client with the most: where a reader that falls
+// behind leaves its backlog.
+func (s *Server) Queued() (total, most int) {
+	for _, c := range s.Clients() {
+		c.mu.Lock()
+		n := len(c.queue)
+		c.mu.Unlock()
+		total += n
+		most = max(most, n)
+	}
+	return total, most
+}

@@ -70,6 +70,9 @@ func TestChannelIndex(t *testing.T) {
 	if got := s.ChannelClients("y", nil); len(got) != 1 || got[0].Login() != "justinfan2" {
 		t.Errorf("after the close, ChannelClients(y) = %d clients, want justinfan2's", len(got))
 	}
+	if total, most := s.Queued(); total < 0 || most > total {
+		t.Errorf("Queued() = %d, %d; want 0 ≤ most ≤ total", total, most)
+	}
 	// Part on the server's side (a suspension) too.
 	s.ChannelClients("y", nil)[0].Part("y")
 	if n := s.JoinedChannels(); n != 0 {
