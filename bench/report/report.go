@@ -692,9 +692,12 @@ func scaleSection(w io.Writer, d *Data) {
 		"the restart. Latency p99 is the harness's (fake server queued the line → consumer read the envelope); "+
 		"receive→ack p99 is the service's own histogram (`ingress_receive_to_ack_seconds`, the bucket bound) over the send "+
 		"window. Steady RSS: mean VmRSS over the second half of the send window; peak: VmHWM over the process's life "+
-		"(joining included). Load: the machine's 1-minute load average when the run started (other work included).\n\n", limits(rs[0]))
-	p("| run | transport | bus | channels | conns | join s | rejoin s (from SIGTERM) | in lines/s | acked env/s | sent | delivered | lost | dup | p50 ms | p99 ms | receive→ack p99 ms | CPU µs / line | steady RSS MiB | peak RSS MiB | JOINs per login per 10 s (max) | load | ok |\n")
-	p("| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		"(joining included). Queued / backlog: the most lines waiting in the fake server's queues for the service's "+
+		"connections, and the most envelopes the consumer had received and not yet handled, sampled every second; lines "+
+		"the service has not read yet otherwise wait in its sockets' kernel buffers. Load: the machine's 1-minute load "+
+		"average when the run started (other work included).\n\n", limits(rs[0]))
+	p("| run | transport | bus | channels | conns | join s | rejoin s (from SIGTERM) | in lines/s | acked env/s | sent | delivered | lost | dup | p50 ms | p99 ms | receive→ack p99 ms | CPU µs / line | steady RSS MiB | peak RSS MiB | JOINs per login per 10 s (max) | queued in the fake server / consumer backlog (max) | load | ok |\n")
+	p("| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |\n")
 	for _, r := range rs {
 		ok := "yes"
 		if !r.OK() {
@@ -704,11 +707,11 @@ func scaleSection(w io.Writer, d *Data) {
 			}
 		}
 		l := r.Check.Latency
-		p("| %s | %s | %s | %s | %d | %.0f | %.0f (%.0f) | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %d | %.1f | %s |\n",
+		p("| %s | %s | %s | %s | %d | %.0f | %.0f (%.0f) | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %d | %s / %s | %.1f | %s |\n",
 			r.Scenario, cmp.Or(r.Transport, "tcp"), r.Bus, group(int64(r.Channels)), r.Connections, r.JoinSeconds, r.RejoinSeconds,
 			r.RestartSeconds, num(r.InPerSec), num(r.AckedPerSec), group(r.Sent), group(int64(r.Check.Delivered)), r.Check.Lost,
 			r.Check.Duplicated, ms(l.P50), ms(l.P99), ackP99(r), num(r.CPUPerMillion), mib(r.SteadyRSS), mib(r.PeakRSS),
-			r.MaxWindowJoins, r.Load1, ok)
+			r.MaxWindowJoins, group(int64(r.MaxServerQueued)), group(int64(r.MaxConsumerBacklog)), r.Load1, ok)
 	}
 	p("\n")
 }
