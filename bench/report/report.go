@@ -284,7 +284,7 @@ func Markdown(w io.Writer, d *Data, svg string) error {
 		"(a separate process) and the consumer all share those %d cores, and the machine was shared with other work: "+
 		"the 1-minute load average at the start of the runs was %.1f – %.1f. Absolute figures are therefore low and noisy; "+
 		"the ratios, measured in the same invocation against the same fake server and bus, are the point.\n\n",
-		len(d.Results), from.UTC().Format("2006-01-02 15:04"), to.UTC().Format("15:04"), m.NProc, m.Model, m.MemGiB,
+		len(d.Results), from.UTC().Format("2006-01-02 15:04"), until(from, to), m.NProc, m.Model, m.MemGiB,
 		m.Kernel, m.Go, m.NProc, finite(loadMin), loadMax)
 	p("![throughput and p99 latency against channel count and rate](%s)\n\n", svg)
 	p("How a run works: the fake server (`twitch/twitchtest`) serves plain TCP; each line is a realistic PRIVMSG from " +
@@ -318,6 +318,15 @@ func Markdown(w io.Writer, d *Data, svg string) error {
 		"scenario, target and bus run more than once the report uses the last run. The results behind this report are " +
 		"committed as `bench/report/results.jsonl`; the analysis above is `bench/report/notes.md`, written by hand.\n")
 	return nil
+}
+
+// until formats the end of the runs' span: the time only when it is on
+// the day they started.
+func until(from, to time.Time) string {
+	if from.UTC().Format("2006-01-02") == to.UTC().Format("2006-01-02") {
+		return to.UTC().Format("15:04")
+	}
+	return to.UTC().Format("2006-01-02 15:04")
 }
 
 func finite(v float64) float64 {
