@@ -103,6 +103,7 @@ type Consumer struct {
 	stopped  chan struct{} // closed by Stop
 	done     chan struct{} // closed when the read is over
 	unsub    func() int    // stops delivery, returns dropped count
+	pending  func() int    // messages delivered to the client, not yet handled
 }
 
 // Start begins a read on nc. For core NATS the subscription is registered
@@ -144,6 +145,10 @@ func Start(ctx context.Context, nc *nats.Conn, opts Options) (*Consumer, error) 
 		if err != nil {
 			_ = sub.Unsubscribe()
 			return nil, fmt.Errorf("consumer: flush subscription: %w", err)
+		}
+		c.pending = func() int {
+			n, _, _ := sub.Pending()
+			return n
 		}
 		c.unsub = func() int {
 			n, _ := sub.Dropped()
@@ -236,6 +241,15 @@ func (c *Consumer) wait(ctx context.Context) {
 	c.res.Dropped = dropped
 	close(c.done)
 	c.mu.Unlock()
+}
+
+// Pending returns the envelopes a core subscription has received from the
+// server and not yet handled (the consumer's own backlog); 0 for a stream.
+func (c *Consumer) Pending() int {
+	if c.pending == nil {
+		return 0
+	}
+	return c.pending()
 }
 
 // Stop ends the read early; Wait then returns what was read.

@@ -1,12 +1,14 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,9 +51,31 @@ type Config struct {
 	// TWITCH_CHANNELS_PER_CONN; the peers get as many connections as the
 	// service opens. Default 90.
 	ChannelsPerConn int
-	// JoinRate is the service's TWITCH_JOIN_RATE (JOINs per 10 s). Default
-	// 2000, a verified bot's. The fake server does not limit JOINs.
+	// JoinRate is the service's TWITCH_JOIN_RATE (JOINs per 10 s per
+	// Twitch identity). Default 2000, a verified bot's; negative leaves the
+	// service's default (20, Twitch's limit for a normal account).
 	JoinRate int
+	// ConnectRate is the service's TWITCH_CONNECT_RATE (new anonymous
+	// connections per second); 0 leaves the service's default (5).
+	ConnectRate int
+	// ServerJoinLimit, when positive, makes the fake server enforce
+	// Twitch's per-identity JOIN limit: at most this many JOINs per 10 s per
+	// login, a client over it is dropped (Result.JoinKicks). Default 0: no
+	// limit.
+	ServerJoinLimit int
+	// Transport is how the service reaches the fake server: "tcp" (default)
+	// or "ws" (WebSocket; the service only).
+	Transport string
+	// PostChannels gives the service its channels through POST
+	// /_admin/channels instead of TWITCH_CHANNELS. It is automatic when the
+	// list does not fit in an environment variable (more than 100,000
+	// bytes: ~12,000 channels).
+	PostChannels bool
+	// Restart, after the run, stops the service with SIGTERM, starts it
+	// again (same settings, same data directory, the channels given the same
+	// way) and measures the time until the fake server has every channel
+	// joined again (Result.RejoinSeconds). The service only.
+	Restart bool
 	// NATSURL is the shared bus (core, jetstream); BusPID its process (0:
 	// in this process), for its CPU seconds.
 	NATSURL string
@@ -95,8 +119,11 @@ func (c *Config) defaults() {
 	if c.ChannelsPerConn <= 0 {
 		c.ChannelsPerConn = 90
 	}
-	if c.JoinRate <= 0 {
+	if c.JoinRate == 0 {
 		c.JoinRate = 2000
+	}
+	if c.Transport == "" {
+		c.Transport = "tcp"
 	}
 	if c.Drain <= 0 {
 		c.Drain = 5 * time.Second
@@ -162,6 +189,44 @@ type Result struct {
 	Machine       MachineCPU `json:"machine"`
 	EnvelopeBytes int        `json:"envelopeBytes"`
 	Err           string     `json:"err,omitempty"`
+
+	// Transport is Config.Transport ("" in results from before it existed:
+	// tcp).
+	Transport string `json:"transport,omitempty"`
+	// JoinRate and ConnectRate are the service's settings (0: its
+	// defaults); ServerJoinLimit the fake server's JOINs per 10 s per login
+	// (0: none).
+	JoinRate        int `json:"joinRate,omitempty"`
+	ConnectRate     int `json:"connectRate,omitempty"`
+	ServerJoinLimit int `json:"serverJoinLimit,omitempty"`
+	// MaxWindowJoins is the most JOINs one login sent within 10 s, as the
+	// fake server counted them (with ServerJoinLimit); JoinKicks the clients
+	// it dropped for going over; Logins the logins it accepted.
+	MaxWindowJoins int `json:"maxWindowJoins,omitempty"`
+	JoinKicks      int `json:"joinKicks,omitempty"`
+	Logins         int `json:"logins,omitempty"`
+	// SteadyRSS is the mean VmRSS over the second half of the send window,
+	// bytes.
+	SteadyRSS int64 `json:"steadyRss,omitempty"`
+	// AckP99 is the service's own p99 from reading a line to the bus
+	// acknowledging its envelope over the send window and drain, in
+	// seconds: the upper bound of the bucket of
+	// ingress_receive_to_ack_seconds that holds it (−1: above the largest
+	// bucket; 0: not read).
+	AckP99 float64 `json:"ackP99,omitempty"`
+	// With Config.Restart: StopSeconds from SIGTERM to the process's exit,
+	// RejoinSeconds from the new process's start to every channel joined,
+	// RestartSeconds from SIGTERM to every channel joined.
+	StopSeconds    float64 `json:"stopSeconds,omitempty"`
+	RejoinSeconds  float64 `json:"rejoinSeconds,omitempty"`
+	RestartSeconds float64 `json:"restartSeconds,omitempty"`
+	// Where a backlog waited, sampled every second of the send window and
+	// drain: the most lines queued in the fake server for the target's
+	// connections (in total, and for one connection), and the most
+	// envelopes the consumer had received and not yet handled.
+	MaxServerQueued    int `json:"maxServerQueued,omitempty"`
+	MaxConnQueued      int `json:"maxConnQueued,omitempty"`
+	MaxConsumerBacklog int `json:"maxConsumerBacklog,omitempty"`
 }
 
 // Sustained reports whether the run kept up with its rate without loss:
@@ -185,7 +250,11 @@ func (r *Result) OK() bool {
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg.defaults()
 	res := Result{Scenario: cfg.Scenario, Target: cfg.Target, Bus: cfg.Bus, Channels: cfg.Channels, Rate: cfg.Rate, Start: time.Now(),
-		Load1: load1(), AllocBytesPerLine: -1}
+		Load1: load1(), AllocBytesPerLine: -1, Transport: cfg.Transport, JoinRate: max(0, cfg.JoinRate), ConnectRate: cfg.ConnectRate,
+		ServerJoinLimit: max(0, cfg.ServerJoinLimit)}
+	if cfg.Restart && cfg.Target != Ours {
+		return res, errors.New("load: Restart is for the service only")
+	}
 	res.Connections = (cfg.Channels + cfg.ChannelsPerConn - 1) / cfg.ChannelsPerConn
 	if cfg.Dir == "" {
 		d, err := os.MkdirTemp("", "load-*")
@@ -204,13 +273,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	stream := fmt.Sprintf("LOAD_%08X", runID)
 	subject := prefix + "internal.ingress.v1"
 
-	srv := twitchtest.NewServer(twitchtest.Config{JoinLimit: -1, MaxQueue: 1 << 14})
+	joinLimit := -1
+	if cfg.ServerJoinLimit > 0 {
+		joinLimit = cfg.ServerJoinLimit
+	}
+	srv := twitchtest.NewServer(twitchtest.Config{JoinLimit: joinLimit, JoinWindow: 10 * time.Second, MaxQueue: 1 << 14})
 	defer srv.Close()
-	url, err := srv.Listen("tcp")
+	ircURL, err := srv.Listen(cfg.Transport)
 	if err != nil {
 		return res, err
 	}
-	irc := strings.TrimPrefix(url, "tcp://")
+	post := cfg.PostChannels || envLen(channels) > maxEnvChannels
 
 	natsURL := cfg.NATSURL
 	if cfg.Bus == "outbox" && cfg.Target != Ours {
@@ -229,7 +302,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, errors.New("load: no NATSURL")
 	}
 
-	check := loss.NewChecker(loss.Options{Slack: 2 * time.Second})
+	check := newSeqChecker(runID, channels, 2*time.Second)
 	var got, lastRecv atomic.Int64
 	var envBytes atomic.Int64
 	opts := consumer.Options{Subject: subject, Idle: time.Hour, Timeout: cfg.JoinTimeout + cfg.Duration + 10*time.Minute,
@@ -298,34 +371,49 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}()
 
-	logf(cfg.Log, "run %s %s: %d channels, %g lines/s, %v", cfg.Target, cfg.Bus, cfg.Channels, cfg.Rate, cfg.Duration)
-	p, err := startTarget(&cfg, irc, natsURL, prefix, stream, channels, cfg.Dir)
-	if err != nil {
-		return res, err
+	logf(cfg.Log, "run %s %s over %s: %d channels, %g lines/s, %v", cfg.Target, cfg.Bus, cfg.Transport, cfg.Channels, cfg.Rate, cfg.Duration)
+	// start starts the target and waits until the fake server has every
+	// channel joined; it returns the time that took.
+	start := func() (*process, float64, error) {
+		joinStart := time.Now()
+		p, err := startTarget(&cfg, ircURL, natsURL, prefix, stream, channels, cfg.Dir, post)
+		if err != nil {
+			return nil, 0, err
+		}
+		if post {
+			if err := p.postChannels(ctx, channels); err != nil {
+				return p, 0, err
+			}
+		}
+		deadline := joinStart.Add(cfg.JoinTimeout)
+		nextLog := joinStart.Add(30 * time.Second)
+		for srv.JoinedChannels() < len(channels) {
+			if p.exited() {
+				return p, 0, fmt.Errorf("load: %s exited while joining: %s", cfg.Target, p.tailText())
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return p, 0, fmt.Errorf("load: %s joined %d of %d channels in %v", cfg.Target, srv.JoinedChannels(), len(channels), cfg.JoinTimeout)
+			}
+			if time.Now().After(nextLog) {
+				st := srv.Stats()
+				logf(cfg.Log, "joining: %d of %d channels, %d logins, after %.0f s", srv.JoinedChannels(), len(channels), st.Logins, time.Since(joinStart).Seconds())
+				nextLog = nextLog.Add(30 * time.Second)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return p, time.Since(joinStart).Seconds(), nil
 	}
+	p, joinSeconds, err := start()
 	stopped := false
 	defer func() {
-		if !stopped {
+		if p != nil && !stopped {
 			_ = p.stop(30 * time.Second)
 		}
 	}()
-
-	// Wait until the fake server has every channel joined.
-	joinStart := time.Now()
-	deadline := joinStart.Add(cfg.JoinTimeout)
-	for {
-		if joinedAll(srv, channels) {
-			break
-		}
-		if p.exited() {
-			return res, fmt.Errorf("load: %s exited while joining: %s", cfg.Target, p.tailText())
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return res, fmt.Errorf("load: %s joined %d of %d channels in %v", cfg.Target, countJoined(srv), len(channels), cfg.JoinTimeout)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err != nil {
+		return res, err
 	}
-	res.JoinSeconds = time.Since(joinStart).Seconds()
+	res.JoinSeconds = joinSeconds
 	if cfg.Bus == "embedded" {
 		if err := startConsumer(); err != nil {
 			return res, err
@@ -333,6 +421,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	logf(cfg.Log, "joined %d channels in %.1f s", len(channels), res.JoinSeconds)
 
+	snd := &sender{srv: srv, prefix: runID, check: check}
 	// RSS sampler, from now to the end of the drain.
 	var rssMu sync.Mutex
 	sampleCtx, stopSample := context.WithCancel(ctx)
@@ -341,11 +430,31 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		defer close(sampled)
 		t := time.NewTicker(cfg.Sample)
 		defer t.Stop()
-		for {
-			if rss, _, err := ProcMem(p.pid()); err == nil {
-				rssMu.Lock()
+		for i := 0; ; i++ {
+			rss, _, err := ProcMem(p.pid())
+			total, most := srv.Queued()
+			backlog := 0
+			if cons != nil {
+				backlog = cons.Pending()
+			}
+			rssMu.Lock()
+			if err == nil {
 				res.RSS = append(res.RSS, rss)
-				rssMu.Unlock()
+			}
+			res.MaxServerQueued, res.MaxConnQueued = max(res.MaxServerQueued, total), max(res.MaxConnQueued, most)
+			res.MaxConsumerBacklog = max(res.MaxConsumerBacklog, backlog)
+			rssMu.Unlock()
+			if cfg.Log != nil && i > 0 && i%30 == 0 {
+				svc := ""
+				if cfg.Target == Ours {
+					if b, err := httpGet(sampleCtx, "http://"+p.http+"/metrics"); err == nil {
+						m := parseMetrics(b)
+						svc = fmt.Sprintf(", the service read %.0f and published %.0f", m[`ingress_lines_received_by_command_total{command="PRIVMSG"}`],
+							m["ingress_bus_published_total"])
+					}
+				}
+				logf(cfg.Log, "sent %d%s, read back %d; queued in the fake server %d (most on one connection %d), consumer backlog %d, target RSS %.0f MiB",
+					snd.sent.Load(), svc, got.Load(), total, most, backlog, float64(rss)/(1<<20))
 			}
 			select {
 			case <-sampleCtx.Done():
@@ -355,6 +464,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}()
 
+	var ackBounds, ack0 []float64
+	if cfg.Target == Ours {
+		ackBounds, ack0, _ = p.ackLatency(ctx)
+	}
 	cpu0, _ := ProcCPU(p.pid())
 	bus0 := busCPU(cfg.BusPID)
 	h0, _ := ProcCPU(0)
@@ -363,7 +476,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	gc0 := p.gc
 	p.mu.Unlock()
 
-	snd := &sender{srv: srv, prefix: runID, check: check}
 	per := max(1, min(64, 4096/len(channels)))
 	if snd.templates, err = makeTemplates(cfg.Seed, channels, per); err != nil {
 		stopSample()
@@ -380,6 +492,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	sendEnd := time.Now()
 	res.Seconds = sendEnd.Sub(sendStart).Seconds()
 	res.Sent, res.SentConnected = snd.sent.Load(), snd.connected.Load()
+	rssMu.Lock()
+	if k := len(res.RSS); k >= 2 {
+		var t float64
+		for _, v := range res.RSS[k/2 : k] {
+			t += float64(v)
+		}
+		res.SteadyRSS = int64(t / float64(k-k/2))
+	}
+	rssMu.Unlock()
 	logf(cfg.Log, "sent %d lines in %.1f s; draining", res.Sent, res.Seconds)
 
 	// Drain: until every connected line is back, or no progress for Drain.
@@ -416,11 +537,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var cerr error
 	if cfg.Target == Ours {
 		c, cerr = p.serviceCounts(ctx)
+		if b, ack1, err := p.ackLatency(ctx); err == nil && slices.Equal(b, ackBounds) {
+			res.AckP99 = histQuantile(b, ack0, ack1, 0.99)
+		}
 	}
 	stopped = true
+	stopAt := time.Now()
 	if err := p.stop(40 * time.Second); err != nil && res.Err == "" {
 		res.Err = err.Error()
 	}
+	res.StopSeconds = time.Since(stopAt).Seconds()
 	if cfg.Target != Ours {
 		c, cerr = p.peerCounts()
 	}
@@ -452,6 +578,33 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			res.AckedPerSec = float64(res.Check.Delivered) / max(span, res.Seconds)
 		}
 	}
+	st := srv.Stats()
+	res.MaxWindowJoins, res.JoinKicks, res.Logins = st.MaxWindowJoins, st.JoinKicks, st.Logins
+	if cfg.Restart && res.Err == "" {
+		// The old connections must be gone from the fake server before the
+		// new process's JOINs count.
+		for i := 0; i < 200 && srv.JoinedChannels() > 0; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		logf(cfg.Log, "restarting %s (stopped in %.1f s)", cfg.Target, res.StopSeconds)
+		stopped = false
+		var rejoin float64
+		p, rejoin, err = start()
+		if err != nil {
+			res.Err = "restart: " + err.Error()
+		} else {
+			res.RejoinSeconds, res.RestartSeconds = rejoin, time.Since(stopAt).Seconds()
+			logf(cfg.Log, "rejoined %d channels in %.1f s after the restart (%.1f s after SIGTERM)", len(channels), rejoin, res.RestartSeconds)
+		}
+		if p != nil {
+			stopped = true
+			if err := p.stop(40 * time.Second); err != nil && res.Err == "" {
+				res.Err = err.Error()
+			}
+		}
+		st = srv.Stats()
+		res.MaxWindowJoins, res.JoinKicks, res.Logins = st.MaxWindowJoins, st.JoinKicks, st.Logins
+	}
 	if lines > 0 {
 		res.CPUPerMillion = res.CPU / lines * 1e6
 		res.MaxHeapMB = gc1.maxHeap
@@ -464,29 +617,21 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
+// envLen is the length of TWITCH_CHANNELS's value for channels.
+func envLen(channels []string) int {
+	n := max(0, len(channels)-1)
+	for _, c := range channels {
+		n += len(c)
+	}
+	return n
+}
+
 func busCPU(pid int) float64 {
 	if pid == 0 {
 		return 0
 	}
 	c, _ := ProcCPU(pid)
 	return c
-}
-
-func joinedAll(srv *twitchtest.Server, channels []string) bool {
-	return countJoined(srv) >= len(channels)
-}
-
-func countJoined(srv *twitchtest.Server) int {
-	seen := map[string]bool{}
-	for _, c := range srv.Clients() {
-		if !c.Registered() || c.Closed() {
-			continue
-		}
-		for _, ch := range c.Channels() {
-			seen[ch] = true
-		}
-	}
-	return len(seen)
 }
 
 func load1() float64 {
@@ -510,8 +655,8 @@ func logf(w io.Writer, format string, args ...any) {
 
 // Summary is a one-line description of r.
 func Summary(r *Result) string {
-	return fmt.Sprintf("%s/%s ch=%d rate=%g: sent=%d in=%.0f/s acked=%.0f/s delivered=%d lost=%d dup=%d notrecv=%d unexp=%d p50=%v p99=%v p999=%v cpu=%.2fs (%.1f s/M) bus=%.2fs harness=%.2fs rss=%.1fMiB ok=%v %s",
-		r.Target, r.Bus, r.Channels, r.Rate, r.Sent, r.InPerSec, r.AckedPerSec, r.Check.Delivered, r.Check.Lost,
+	return fmt.Sprintf("%s/%s/%s ch=%d conns=%d join=%.1fs rejoin=%.1fs rate=%g: sent=%d in=%.0f/s acked=%.0f/s delivered=%d lost=%d dup=%d notrecv=%d unexp=%d p50=%v p99=%v p999=%v cpu=%.2fs (%.1f s/M) bus=%.2fs harness=%.2fs rss=%.1fMiB ok=%v %s",
+		r.Target, r.Bus, cmp.Or(r.Transport, "tcp"), r.Channels, r.Connections, r.JoinSeconds, r.RejoinSeconds, r.Rate, r.Sent, r.InPerSec, r.AckedPerSec, r.Check.Delivered, r.Check.Lost,
 		r.Check.Duplicated, r.Check.NotReceived, r.Check.Unexpected, r.Check.Latency.P50, r.Check.Latency.P99,
 		r.Check.Latency.P999, r.CPU, r.CPUPerMillion, r.BusCPU, r.HarnessCPU, float64(r.PeakRSS)/(1<<20), r.OK(), r.Err)
 }

@@ -2,15 +2,19 @@ package load
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,9 +62,15 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startTarget starts cfg.Target against the fake server at irc (host:port)
-// and the bus.
-func startTarget(cfg *Config, irc, natsURL, subjectPrefix, stream string, channels []string, dir string) (*process, error) {
+// startTarget starts cfg.Target against the fake server at ircURL
+// (tcp://host:port or ws://host:port; the peers speak plain TCP only) and
+// the bus. With postChannels the service starts without TWITCH_CHANNELS,
+// to be given them through POST /_admin/channels (postChannels).
+func startTarget(cfg *Config, ircURL, natsURL, subjectPrefix, stream string, channels []string, dir string, postChannels bool) (*process, error) {
+	irc, tcp := strings.CutPrefix(ircURL, "tcp://")
+	if !tcp && cfg.Target != Ours {
+		return nil, fmt.Errorf("load: %s speaks plain TCP only, not %s", cfg.Target, ircURL)
+	}
 	p := &process{name: cfg.Target, done: make(chan struct{})}
 	conns := (len(channels) + cfg.ChannelsPerConn - 1) / cfg.ChannelsPerConn
 	jsMode := cfg.Bus != "core"
@@ -74,9 +84,7 @@ func startTarget(cfg *Config, irc, natsURL, subjectPrefix, stream string, channe
 		p.http = "127.0.0.1:" + strconv.Itoa(port)
 		cmd = exec.Command(cfg.Service)
 		env := []string{
-			"TWITCH_IRC_URL=tcp://" + irc,
-			"TWITCH_CHANNELS=" + strings.Join(channels, ","),
-			"TWITCH_JOIN_RATE=" + strconv.Itoa(cfg.JoinRate),
+			"TWITCH_IRC_URL=" + ircURL,
 			"TWITCH_CHANNELS_PER_CONN=" + strconv.Itoa(cfg.ChannelsPerConn),
 			"PORT=" + strconv.Itoa(port),
 			"LOG_LEVEL=warn",
@@ -84,6 +92,16 @@ func startTarget(cfg *Config, irc, natsURL, subjectPrefix, stream string, channe
 			"DATA_DIR=" + dir,
 			"NATS_STREAM=" + stream,
 			"SHUTDOWN_TIMEOUT=20s",
+		}
+		if !postChannels {
+			env = append(env, "TWITCH_CHANNELS="+strings.Join(channels, ","))
+		}
+		// JoinRate < 0 and ConnectRate 0 leave the service's defaults.
+		if cfg.JoinRate > 0 {
+			env = append(env, "TWITCH_JOIN_RATE="+strconv.Itoa(cfg.JoinRate))
+		}
+		if cfg.ConnectRate > 0 {
+			env = append(env, "TWITCH_CONNECT_RATE="+strconv.Itoa(cfg.ConnectRate))
 		}
 		switch cfg.Bus {
 		case "core":
@@ -271,6 +289,110 @@ func (p *process) peerCounts() (counts, error) {
 	}
 	c.Received, c.Published, c.Errors = sum.Received, sum.Published, sum.Errors
 	return c, nil
+}
+
+// maxEnvChannels is the longest TWITCH_CHANNELS value the harness passes
+// in the environment: Linux refuses to exec a process with one environment
+// string longer than 128 KiB (MAX_ARG_STRLEN), i.e. ~16,000 channels named
+// like ch12345. Longer lists go through POST /_admin/channels.
+const maxEnvChannels = 100_000
+
+// postChannels waits for the service's HTTP server and gives it channels
+// through POST /_admin/channels, 5,000 at a time (the endpoint reads at
+// most 1 MiB).
+func (p *process) postChannels(ctx context.Context, channels []string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := httpGet(ctx, "http://"+p.http+"/livez"); err == nil {
+			break
+		} else if time.Now().After(deadline) || p.exited() {
+			return fmt.Errorf("load: the service's HTTP server: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for len(channels) > 0 {
+		n := min(len(channels), 5000)
+		body, _ := json.Marshal(map[string][]string{"channels": channels[:n]})
+		channels = channels[n:]
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		req, err := http.NewRequestWithContext(rctx, http.MethodPost, "http://"+p.http+"/_admin/channels", bytes.NewReader(body))
+		if err != nil {
+			cancel()
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("load: POST /_admin/channels: %w", err)
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("load: POST /_admin/channels: %s: %s", resp.Status, bytes.TrimSpace(msg))
+		}
+	}
+	return nil
+}
+
+// ackLatency reads the service's receive→ack histogram
+// (ingress_receive_to_ack_seconds): the bucket bounds, ascending, and the
+// cumulative counts.
+func (p *process) ackLatency(ctx context.Context) (bounds, counts []float64, err error) {
+	body, err := httpGet(ctx, "http://"+p.http+"/metrics")
+	if err != nil {
+		return nil, nil, err
+	}
+	const key = `ingress_receive_to_ack_seconds_bucket{le="`
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	for k, v := range parseMetrics(body) {
+		le, ok := strings.CutPrefix(k, key)
+		if !ok {
+			continue
+		}
+		le = strings.TrimSuffix(le, `"}`)
+		b, err := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
+		if err != nil {
+			continue
+		}
+		bs = append(bs, bucket{b, v})
+	}
+	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
+	for _, b := range bs {
+		bounds, counts = append(bounds, b.le), append(counts, b.n)
+	}
+	return bounds, counts, nil
+}
+
+// histQuantile returns the upper bound of the bucket holding quantile q of
+// the observations between two reads of a cumulative histogram (counts0
+// before, counts1 after): 0 when nothing was observed, −1 when the quantile
+// lies above the largest finite bound.
+func histQuantile(bounds, counts0, counts1 []float64, q float64) float64 {
+	if len(bounds) == 0 || len(counts1) != len(bounds) {
+		return 0
+	}
+	delta := func(i int) float64 {
+		if len(counts0) == len(bounds) {
+			return counts1[i] - counts0[i]
+		}
+		return counts1[i]
+	}
+	total := delta(len(bounds) - 1)
+	if total <= 0 {
+		return 0
+	}
+	for i, b := range bounds {
+		if delta(i) >= q*total {
+			if math.IsInf(b, 1) {
+				return -1
+			}
+			return b
+		}
+	}
+	return -1
 }
 
 func httpGet(ctx context.Context, url string) ([]byte, error) {

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -86,5 +87,25 @@ func TestParseMetrics(t *testing.T) {
 	m := parseMetrics([]byte("# HELP x y\n# TYPE x counter\nx 3\ningress_lines_received_by_command_total{command=\"PRIVMSG\"} 1.5e+06\nbad\n"))
 	if m["x"] != 3 || m[`ingress_lines_received_by_command_total{command="PRIVMSG"}`] != 1.5e6 || len(m) != 2 {
 		t.Errorf("parseMetrics = %v", m)
+	}
+}
+
+func TestHistQuantile(t *testing.T) {
+	bounds := []float64{0.001, 0.01, 0.1, math.Inf(1)}
+	tests := []struct {
+		name          string
+		before, after []float64
+		q, want       float64
+	}{
+		{"nothing", []float64{1, 2, 3, 3}, []float64{1, 2, 3, 3}, 0.99, 0},
+		{"first bucket", nil, []float64{100, 100, 100, 100}, 0.99, 0.001},
+		{"delta only", []float64{1000, 1000, 1000, 1000}, []float64{1000, 1090, 1100, 1100}, 0.99, 0.1},
+		{"p50", nil, []float64{10, 60, 100, 100}, 0.5, 0.01},
+		{"above", nil, []float64{0, 0, 0, 5}, 0.99, -1},
+	}
+	for _, tt := range tests {
+		if got := histQuantile(bounds, tt.before, tt.after, tt.q); got != tt.want {
+			t.Errorf("%s: histQuantile = %g, want %g", tt.name, got, tt.want)
+		}
 	}
 }

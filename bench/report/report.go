@@ -284,7 +284,7 @@ func Markdown(w io.Writer, d *Data, svg string) error {
 		"(a separate process) and the consumer all share those %d cores, and the machine was shared with other work: "+
 		"the 1-minute load average at the start of the runs was %.1f – %.1f. Absolute figures are therefore low and noisy; "+
 		"the ratios, measured in the same invocation against the same fake server and bus, are the point.\n\n",
-		len(d.Results), from.UTC().Format("2006-01-02 15:04"), to.UTC().Format("15:04"), m.NProc, m.Model, m.MemGiB,
+		len(d.Results), from.UTC().Format("2006-01-02 15:04"), until(from, to), m.NProc, m.Model, m.MemGiB,
 		m.Kernel, m.Go, m.NProc, finite(loadMin), loadMax)
 	p("![throughput and p99 latency against channel count and rate](%s)\n\n", svg)
 	p("How a run works: the fake server (`twitch/twitchtest`) serves plain TCP; each line is a realistic PRIVMSG from " +
@@ -303,6 +303,7 @@ func Markdown(w io.Writer, d *Data, svg string) error {
 		p("%s\n\n", strings.TrimSpace(d.Notes))
 	}
 	runsSection(w, d)
+	scaleSection(w, d)
 	saturationSection(w, d)
 	soakSection(w, d)
 	cpuSection(w, d)
@@ -310,12 +311,22 @@ func Markdown(w io.Writer, d *Data, svg string) error {
 		"bench/load.sh                                   # every scenario, 20 s runs, 10 min soak (~45 min)\n" +
 		"bench/load.sh -scenarios hundred -duration 10s  # one scenario\n" +
 		"bench/load.sh -scenarios saturate -buses core -targets ingress-egress\n" +
+		"bench/load.sh -scenarios hundredk                # 100,000 channels, default join limits, restart (~20 min)\n" +
 		"bench/load.sh -render report/results.jsonl      # rewrite REPORT.md and report.svg from the committed results\n" +
 		"cd bench && go test ./load                       # the CI-sized correctness run (fails on any loss)\n" +
 		"```\n\nFlags: `go run ./cmd/load -h` in `bench/`. Results are appended to `bench/out/results.jsonl`; for a " +
 		"scenario, target and bus run more than once the report uses the last run. The results behind this report are " +
 		"committed as `bench/report/results.jsonl`; the analysis above is `bench/report/notes.md`, written by hand.\n")
 	return nil
+}
+
+// until formats the end of the runs' span: the time only when it is on
+// the day they started.
+func until(from, to time.Time) string {
+	if from.UTC().Format("2006-01-02") == to.UTC().Format("2006-01-02") {
+		return to.UTC().Format("15:04")
+	}
+	return to.UTC().Format("2006-01-02 15:04")
 }
 
 func finite(v float64) float64 {
@@ -370,6 +381,7 @@ func targetsSection(w io.Writer, d *Data) {
 			(time.Duration(r.Seconds) * time.Second).String(), b, mib(r.PeakRSS), mib(int64(first)), mib(int64(last)), r.Check.Lost,
 			group(int64(r.Check.Delivered)), group(r.Sent), check(r.OK() && r.PeakRSS < 64<<20 && flat && r.Seconds >= 590))
 	}
+	scaleTargets(w, d)
 	for _, b := range []string{"jetstream", "core"} {
 		if r := d.latest("tenk", load.Ours, b); r != nil {
 			p("| 10,000 channels joined and flowing, 0 lost (%s) | %d connections, joined in %.0f s; %s lines at %s/s, lost %d, duplicated %d | %s |\n",
@@ -614,6 +626,116 @@ func cpuSection(w io.Writer, d *Data) {
 		}
 		p("| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f %% | %s |\n", r.Scenario, r.Bus, r.Target, rate(r.Rate), span,
 			r.CPU, r.BusCPU, r.HarnessCPU, share, mc)
+	}
+	p("\n")
+}
+
+// The scale scenarios (bench/cmd/load -scenarios hundredk), in report
+// order.
+var scaleScenarios = []string{"hundredk", "hundredk-ws", "rejoin"}
+
+// latestScale returns the last run of a scale scenario (the service only,
+// any bus), or nil.
+func (d *Data) latestScale(scenario string) *load.Result {
+	for i := len(d.Results) - 1; i >= 0; i-- {
+		if r := &d.Results[i]; r.Scenario == scenario && r.Target == load.Ours {
+			return r
+		}
+	}
+	return nil
+}
+
+func limits(r *load.Result) string {
+	jr, cr := "20 (default)", "5/s (default)"
+	if r.JoinRate > 0 {
+		jr = strconv.Itoa(r.JoinRate)
+	}
+	if r.ConnectRate > 0 {
+		cr = strconv.Itoa(r.ConnectRate) + "/s"
+	}
+	sl := "none"
+	if r.ServerJoinLimit > 0 {
+		sl = strconv.Itoa(r.ServerJoinLimit)
+	}
+	return fmt.Sprintf("TWITCH_JOIN_RATE %s per 10 s per identity, TWITCH_CONNECT_RATE %s; the fake server allows %s JOINs per 10 s per login", jr, cr, sl)
+}
+
+func ackP99(r *load.Result) string {
+	switch {
+	case r.AckP99 < 0:
+		return "> largest bucket"
+	case r.AckP99 == 0:
+		return "–"
+	}
+	return "≤ " + ms(time.Duration(r.AckP99*float64(time.Second)))
+}
+
+func scaleTargets(w io.Writer, d *Data) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	if r := d.latestScale("hundredk"); r != nil {
+		p("| %s channels: RSS ≤ 400 MiB steady | steady %s MiB (mean over the second half of the send window), peak %s MiB | %s |\n",
+			group(int64(r.Channels)), mib(r.SteadyRSS), mib(r.PeakRSS), check(r.Err == "" && r.SteadyRSS > 0 && r.SteadyRSS <= 400<<20))
+		p("| %s channels joined with the default limits (anonymous) in ≤ 10 min | %s connections, joined in %.0f s; after a restart in %.0f s (%.0f s from SIGTERM); most JOINs by one login in 10 s: %d, dropped for the JOIN limit: %d | %s |\n",
+			group(int64(r.Channels)), group(int64(r.Connections)), r.JoinSeconds, r.RejoinSeconds, r.RestartSeconds, r.MaxWindowJoins, r.JoinKicks,
+			check(r.JoinSeconds > 0 && r.JoinSeconds <= 600 && r.JoinRate == 0 && r.ConnectRate == 0 && r.JoinKicks == 0))
+		p("| %s channels at %s lines/s for %s: 0 lost, 0 duplicated (%s) | %s lines at %s/s, delivered %s, lost %d, duplicated %d | %s |\n",
+			group(int64(r.Channels)), group(int64(r.Rate)), (time.Duration(r.Seconds) * time.Second).String(), r.Bus, group(r.Sent),
+			group(int64(r.InPerSec)), group(int64(r.Check.Delivered)), r.Check.Lost, r.Check.Duplicated,
+			check(r.OK() && r.Seconds >= 290 && r.InPerSec >= 0.97*r.Rate))
+	}
+	if r := d.latestScale("hundredk-ws"); r != nil {
+		p("| ≥ 10,000 channels over WebSocket, 0 lost, 0 duplicated | %s channels, %d connections, joined in %.0f s (after a restart %.0f s); %s lines at %s/s, lost %d, duplicated %d | %s |\n",
+			group(int64(r.Channels)), r.Connections, r.JoinSeconds, r.RejoinSeconds, group(r.Sent), group(int64(r.InPerSec)),
+			r.Check.Lost, r.Check.Duplicated, check(r.OK() && r.Channels >= 10000 && r.RejoinSeconds > 0))
+	}
+	if r := d.latestScale("rejoin"); r != nil {
+		p("| %s channels joined in ≤ 60 s after a restart, default anonymous limits | %.1f s from the new process's start (%.1f s from SIGTERM); first join %.1f s | %s |\n",
+			group(int64(r.Channels)), r.RejoinSeconds, r.RestartSeconds, r.JoinSeconds,
+			check(r.Err == "" && r.RejoinSeconds > 0 && r.RejoinSeconds <= 60 && r.JoinRate == 0 && r.ConnectRate == 0))
+	}
+}
+
+func scaleSection(w io.Writer, d *Data) {
+	var rs []*load.Result
+	for _, sc := range scaleScenarios {
+		if r := d.latestScale(sc); r != nil {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("## Scale: 100,000 channels\n\n`bench/load.sh -scenarios hundredk` makes three runs of the service alone, with %s. "+
+		"The channels are given through `POST /_admin/channels` (5,000 a request): 100,000 names do not fit in "+
+		"`TWITCH_CHANNELS`, since Linux refuses an environment string over 128 KiB. Each run waits until the fake server has "+
+		"every channel joined (join time: from the process's start), sends its rate spread round-robin over every channel, "+
+		"reads every envelope back, then stops the service with SIGTERM, starts it again with the same settings and measures "+
+		"the time until every channel is joined again. **hundredk**: plain TCP, 90 channels per connection; "+
+		"**hundredk-ws**: the same over the fake server's WebSocket listener; **rejoin**: 1,000 channels at 10k lines/s, for "+
+		"the restart. Latency p99 is the harness's (fake server queued the line → consumer read the envelope); "+
+		"receive→ack p99 is the service's own histogram (`ingress_receive_to_ack_seconds`, the bucket bound) over the send "+
+		"window. Steady RSS: mean VmRSS over the second half of the send window; peak: VmHWM over the process's life "+
+		"(joining included). Queued / backlog: the most lines waiting in the fake server's queues for the service's "+
+		"connections, and the most envelopes the consumer had received and not yet handled, sampled every second; lines "+
+		"the service has not read yet otherwise wait in its sockets' kernel buffers. Load: the machine's 1-minute load "+
+		"average when the run started (other work included).\n\n", limits(rs[0]))
+	p("| run | transport | bus | channels | conns | join s | rejoin s (from SIGTERM) | in lines/s | acked env/s | sent | delivered | lost | dup | p50 ms | p99 ms | receive→ack p99 ms | CPU µs / line | steady RSS MiB | peak RSS MiB | JOINs per login per 10 s (max) | queued in the fake server / consumer backlog (max) | load | ok |\n")
+	p("| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |\n")
+	for _, r := range rs {
+		ok := "yes"
+		if !r.OK() {
+			ok = "**no**"
+			if r.Err != "" {
+				ok += ": " + strings.ReplaceAll(r.Err, "|", "/")
+			}
+		}
+		l := r.Check.Latency
+		p("| %s | %s | %s | %s | %d | %.0f | %.0f (%.0f) | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %d | %s / %s | %.1f | %s |\n",
+			r.Scenario, cmp.Or(r.Transport, "tcp"), r.Bus, group(int64(r.Channels)), r.Connections, r.JoinSeconds, r.RejoinSeconds,
+			r.RestartSeconds, num(r.InPerSec), num(r.AckedPerSec), group(r.Sent), group(int64(r.Check.Delivered)), r.Check.Lost,
+			r.Check.Duplicated, ms(l.P50), ms(l.P99), ackP99(r), num(r.CPUPerMillion), mib(r.SteadyRSS), mib(r.PeakRSS),
+			r.MaxWindowJoins, group(int64(r.MaxServerQueued)), group(int64(r.MaxConsumerBacklog)), r.Load1, ok)
 	}
 	p("\n")
 }

@@ -101,3 +101,32 @@ func TestSVG(t *testing.T) {
 		t.Errorf("%d rects, want %d", rects, want)
 	}
 }
+
+func TestScaleSection(t *testing.T) {
+	d := testData()
+	hk := result("hundredk", load.Ours, "core", 50000, 50000, 20*time.Millisecond)
+	hk.Channels, hk.Connections, hk.Seconds, hk.JoinSeconds, hk.RejoinSeconds, hk.RestartSeconds = 100000, 1112, 300, 270, 268, 269
+	hk.SteadyRSS, hk.PeakRSS, hk.MaxWindowJoins, hk.ServerJoinLimit, hk.AckP99 = 230<<20, 260<<20, 20, 20, 0.25
+	rj := result("rejoin", load.Ours, "core", 10000, 10000, 5*time.Millisecond)
+	rj.Channels, rj.Connections, rj.JoinSeconds, rj.RejoinSeconds, rj.RestartSeconds, rj.ServerJoinLimit = 1000, 12, 44, 71, 72, 20
+	d.Results = append(d.Results, hk, rj)
+	var b bytes.Buffer
+	if err := Markdown(&b, d, "report.svg"); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| 100,000 channels: RSS ≤ 400 MiB steady | steady 230.0 MiB (mean over the second half of the send window), peak 260.0 MiB | met |",
+		"| 100,000 channels joined with the default limits (anonymous) in ≤ 10 min | 1,112 connections, joined in 270 s; after a restart in 268 s (269 s from SIGTERM); most JOINs by one login in 10 s: 20, dropped for the JOIN limit: 0 | met |",
+		"| 100,000 channels at 50,000 lines/s for 5m0s: 0 lost, 0 duplicated (core) |",
+		"| 1,000 channels joined in ≤ 60 s after a restart, default anonymous limits | 71.0 s from the new process's start (72.0 s from SIGTERM); first join 44.0 s | **missed** |",
+		"## Scale: 100,000 channels",
+		"TWITCH_JOIN_RATE 20 (default) per 10 s per identity, TWITCH_CONNECT_RATE 5/s (default); the fake server allows 20 JOINs per 10 s per login",
+		"| hundredk | tcp | core | 100,000 | 1112 | 270 | 268 (269) |",
+		"| ≤ 250 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q\n%s", want, md)
+		}
+	}
+}

@@ -87,6 +87,11 @@ type Stats struct {
 	Pongs         int // PONGs received
 	Pings         int // PINGs received from clients
 	Privmsgs      int // PRIVMSGs sent by Generate and Broadcast (per client)
+	// MaxWindowJoins is the most JOINs (channels) one login sent within
+	// one JoinWindow, the JOIN just counted included (with a JOIN limit
+	// only): a client that stays within Twitch's per-identity limit keeps
+	// it at or below JoinLimit.
+	MaxWindowJoins int
 }
 
 // Server is a fake Twitch chat server. Its methods are safe for concurrent
@@ -111,6 +116,7 @@ type Server struct {
 	wg          sync.WaitGroup
 	rec         recorder // Config.Record
 	mutePings   bool     // PINGs of clients go unanswered
+	idx         chanIndex
 }
 
 // NewServer returns a server; it listens once Listen or ListenPipe is
@@ -526,10 +532,19 @@ func (c *Client) SendRaw(line []byte) {
 // suspended under it: it sends the PART of the client's own nick.
 func (c *Client) Part(channel string) {
 	c.mu.Lock()
-	delete(c.joined, channel)
+	c.leave(channel)
 	login := c.login
 	c.mu.Unlock()
 	c.Send(fmt.Sprintf(":%s!%s@%s.tmi.twitch.tv PART #%s", login, login, login, channel))
+}
+
+// leave removes channel from the client's joined set and the server's
+// index; c.mu is held.
+func (c *Client) leave(channel string) {
+	if c.joined[channel] && !c.closed {
+		c.s.idx.remove(channel, c)
+	}
+	delete(c.joined, channel)
 }
 
 // Close closes the connection at once.
@@ -545,6 +560,11 @@ func (c *Client) closeBy(by, reason string) {
 	}
 	c.closed = true
 	unsent := len(c.queue)
+	for ch, ok := range c.joined {
+		if ok {
+			c.s.idx.remove(ch, c)
+		}
+	}
 	c.cond.Broadcast()
 	close(c.black)
 	c.mu.Unlock()
@@ -744,7 +764,7 @@ func (c *Client) handle(m *ircv3.Message) bool {
 		for _, ch := range strings.Split(string(m.Param(0)), ",") {
 			ch = strings.TrimPrefix(ch, "#")
 			c.mu.Lock()
-			delete(c.joined, ch)
+			c.leave(ch)
 			c.mu.Unlock()
 			c.Send(fmt.Sprintf(":%s!%s@%s.tmi.twitch.tv PART #%s", login, login, login, ch))
 		}
@@ -846,6 +866,7 @@ func (c *Client) join(ch string) bool {
 		}
 		ts = append(ts[cut:], now)
 		s.joinTimes[login] = ts
+		s.stats.MaxWindowJoins = max(s.stats.MaxWindowJoins, len(ts))
 		if len(ts) > s.cfg.JoinLimit {
 			s.stats.JoinKicks++
 			s.mu.Unlock()
@@ -865,6 +886,9 @@ func (c *Client) join(ch string) bool {
 		return true
 	}
 	c.mu.Lock()
+	if !c.joined[ch] && !c.closed {
+		c.s.idx.add(ch, c)
+	}
 	c.joined[ch] = true
 	c.mu.Unlock()
 	c.Send(fmt.Sprintf(":%s!%s@%s.tmi.twitch.tv JOIN #%s", login, login, login, ch))

@@ -7,6 +7,7 @@
 // (bench/report). bench/load.sh builds everything and runs it.
 //
 //	load -scenarios one,hundred,thousand,tenk,saturate,ceiling,soak -duration 20s -soak 10m
+//	load -scenarios hundredk     # 100,000 channels, default join limits, 50k lines/s for 5 min, restart (~20 min)
 //	load -render results.jsonl   # only rewrite the report from saved results
 package main
 
@@ -47,6 +48,7 @@ type options struct {
 	out, md, svg, render      string
 	notes                     string
 	soakBuses                 []string
+	hk                        hundredK
 	service, gopeer, node, js string
 	verbose                   bool
 }
@@ -63,7 +65,7 @@ func splitList(s string) []string {
 
 func run() error {
 	var o options
-	scen := flag.String("scenarios", "one,hundred,thousand,tenk,saturate,ceiling", "scenarios to run: one (1 channel, max rate), hundred (100 ch, 10k/s), thousand (1,000 ch, 10k/s), tenk (10,000 ch over ≥100 connections, 50k/s), saturate (step the rate up), ceiling (bare JetStream PublishAsync), soak (ours, 1,000 ch, 10k/s for -soak)")
+	scen := flag.String("scenarios", "one,hundred,thousand,tenk,saturate,ceiling", "scenarios to run: one (1 channel, max rate), hundred (100 ch, 10k/s), thousand (1,000 ch, 10k/s), tenk (10,000 ch over ≥100 connections, 50k/s), saturate (step the rate up), ceiling (bare JetStream PublishAsync), soak (ours, 1,000 ch, 10k/s for -soak), hundredk (ours: 100,000 ch with the default join limits, then a restart; 10,000 ch over WebSocket; 1,000 ch restarted; see -hundredk-*)")
 	targets := flag.String("targets", "ingress-egress,go-twitch-irc,twurple", "targets: ingress-egress, go-twitch-irc, twurple")
 	buses := flag.String("buses", "core,jetstream", "buses: core, jetstream (direct publishing), outbox (the service through its durable outbox into the same JetStream stream, ours only), embedded (the service's own, ours only)")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "send window of each run (soak aside)")
@@ -82,6 +84,15 @@ func run() error {
 	flag.StringVar(&o.node, "node", "node", "node binary for the Twurple peer")
 	flag.StringVar(&o.js, "twurple", "peers/twurple/peer.js", "the Twurple peer's peer.js")
 	flag.BoolVar(&o.verbose, "v", false, "log the targets' output")
+	flag.IntVar(&o.hk.channels, "hundredk-channels", 100_000, "hundredk: channels of the plain-TCP run (0: none)")
+	flag.DurationVar(&o.hk.duration, "hundredk-duration", 5*time.Minute, "hundredk: send window of the plain-TCP run")
+	flag.Float64Var(&o.hk.rate, "hundredk-rate", 50_000, "hundredk: lines/s over all channels")
+	flag.IntVar(&o.hk.wsChannels, "hundredk-ws-channels", 10_000, "hundredk: channels of the WebSocket run (0: none)")
+	flag.DurationVar(&o.hk.wsDuration, "hundredk-ws-duration", time.Minute, "hundredk: send window of the WebSocket run")
+	flag.IntVar(&o.hk.rejoinChannels, "hundredk-rejoin-channels", 1000, "hundredk: channels of the restart run (0: none)")
+	flag.StringVar(&o.hk.bus, "hundredk-bus", "core", "hundredk: bus (core, jetstream)")
+	flag.IntVar(&o.hk.joinRate, "hundredk-join-rate", 0, "hundredk: the service's TWITCH_JOIN_RATE, and the fake server's limit (0: the defaults, 20 per 10 s; more only for a quick trial)")
+	flag.IntVar(&o.hk.connectRate, "hundredk-connect-rate", 0, "hundredk: the service's TWITCH_CONNECT_RATE (0: its default, 5/s; more only for a quick trial)")
 	flag.Parse()
 	o.scenarios, o.targets, o.buses = splitList(*scen), splitList(*targets), splitList(*buses)
 	o.soakBuses = splitList(*soakBus)
@@ -183,6 +194,13 @@ func run() error {
 					}
 				}
 			}
+		case "hundredk":
+			for _, c := range o.hk.configs(base, o.duration) {
+				if ctx.Err() != nil {
+					break
+				}
+				do(c)
+			}
 		case "ceiling":
 			size := 1100
 			c, err := load.Ceiling(ctx, bus.URL, size, o.duration)
@@ -199,6 +217,51 @@ func run() error {
 	}
 	f.Close()
 	return render(&o, o.out)
+}
+
+// hundredK is the 100,000-channel scenario: the service with its default
+// join and connect limits (anonymous: 20 JOINs per 10 s per connection, 5
+// new connections per second) against a fake server that enforces
+// Twitch's 20 JOINs per 10 s per login, 90 channels per connection.
+type hundredK struct {
+	channels, wsChannels, rejoinChannels int
+	joinRate, connectRate                int // 0: the defaults
+	duration, wsDuration                 time.Duration
+	rate                                 float64
+	bus                                  string
+}
+
+// configs returns its runs: the plain-TCP run (join, rate for duration,
+// restart and rejoin), the WebSocket run (the same over ws://, for
+// wsDuration) and the restart run of rejoinChannels (10k lines/s for
+// short, then a restart).
+func (h hundredK) configs(base load.Config, short time.Duration) []load.Config {
+	one := func(scenario, transport string, channels int, rate float64, d time.Duration) load.Config {
+		c := base
+		c.Scenario, c.Target, c.Bus, c.Transport = scenario, load.Ours, h.bus, transport
+		c.Channels, c.Rate, c.Duration = channels, rate, d
+		c.JoinRate, c.ConnectRate, c.ServerJoinLimit = -1, h.connectRate, 20
+		if h.joinRate > 0 {
+			c.JoinRate, c.ServerJoinLimit = h.joinRate, h.joinRate
+		}
+		c.Restart = true
+		// Joining 1,112 connections at 5 per second and 90 channels each at
+		// 20 per 10 s takes ~4.5 min; the bound leaves room for a busy box.
+		c.JoinTimeout = 20 * time.Minute
+		c.Drain = 10 * time.Second
+		return c
+	}
+	var out []load.Config
+	if h.channels > 0 {
+		out = append(out, one("hundredk", "tcp", h.channels, h.rate, h.duration))
+	}
+	if h.wsChannels > 0 {
+		out = append(out, one("hundredk-ws", "ws", h.wsChannels, h.rate, h.wsDuration))
+	}
+	if h.rejoinChannels > 0 {
+		out = append(out, one("rejoin", "tcp", h.rejoinChannels, 10_000, short))
+	}
+	return out
 }
 
 func abs(p string) string {
