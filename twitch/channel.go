@@ -356,8 +356,15 @@ func (m *Manager) sessionGone(s *session, now time.Time) {
 			continue
 		}
 		ch.covered--
-		if ch.covered == 0 && ch.failed == "" && !m.ctxDone() {
+		switch {
+		case ch.covered != 0 || ch.failed != "":
+		case !m.ctxDone():
 			ch.gapStart = gapAt
+		default: // shutdown: Run reports the gap it leaves
+			if m.stopReadAt.IsZero() || gapAt.Before(m.stopReadAt) {
+				m.stopReadAt = gapAt
+			}
+			m.stopReadChans++
 		}
 	}
 	clear(s.chans)

@@ -291,9 +291,15 @@ type Manager struct {
 	gaps       []Gap          // the most recent gaps, oldest first
 	gapTotal   uint64
 	gapSeconds float64 // total length of closed gaps
-	nextConn   uint64
-	started    time.Time
-	accounts   map[string]*account // budgets of the accounts logged in as
+	// At shutdown: the earliest time a connection ended by it last read,
+	// and how many channels lost their reader then. What the server sent
+	// after that time was never read; Run logs it as the gap the
+	// shutdown leaves open.
+	stopReadAt    time.Time
+	stopReadChans int
+	nextConn      uint64
+	started       time.Time
+	accounts      map[string]*account // budgets of the accounts logged in as
 }
 
 // account holds the budgets Twitch keeps per account: JOINs (JoinRate per
@@ -374,6 +380,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.closed = true
 	m.running = false
 	m.mu.Unlock()
+	if !m.stopReadAt.IsZero() {
+		m.log.Info("reading stopped at shutdown: the channels' gap starts here", "since", m.stopReadAt, "channels", m.stopReadChans)
+	}
 	close(m.stopped)
 	m.log.Info("stopped")
 	switch cause := context.Cause(m.ctx); {

@@ -27,7 +27,8 @@
 // connection (and to no other) reached the bus: it had the line and lost
 // it. A reported gap is an interval the service reported for the line's
 // channel: a gap (/_debug/twitch recentGaps and openGaps, the "gap closed"
-// log) or a stall (reading stopped while the bus held the reader back). A
+// log, the gap a shutdown leaves from the last read of the connections it
+// ended: "reading stopped at shutdown") or a stall (reading stopped while the bus held the reader back). A
 // line is inside one when the interval holds the time the server wrote it,
 // or when the interval lasts past that time and began by the time the
 // service stopped reading the line's connection, give or take Notice: the

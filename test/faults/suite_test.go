@@ -465,6 +465,12 @@ func (in *instance) intervals() []Interval {
 			if err1 == nil && err2 == nil {
 				out = append(out, Interval{Channel: str(rec["channel"]), From: start, To: end, Kind: KindGap})
 			}
+		case "reading stopped at shutdown: the channels' gap starts here":
+			// Every channel: what the server sent after the last read of
+			// a connection the shutdown ended was never read.
+			if since, err := time.Parse(time.RFC3339Nano, str(rec["since"])); err == nil {
+				out = append(out, Interval{From: since, To: at, Kind: KindGap})
+			}
 		case "reading resumed after waiting on the handler":
 			waited, err := time.ParseDuration(str(rec["waited"]))
 			slot, _ := rec["slot"].(float64)
