@@ -8,9 +8,7 @@
 // envelope encoder reads below the model's public surface: tmi.Tags is an
 // Index under the model's name (type Tags tagindex.Index), and the
 // encoder converts a *tmi.Tags to an *Index to ask what only a writer
-// needs (Plain, ItemSpan). It builds on ircv3 and the standard library
-// (and golang.org/x/sys/cpu, which tells the vector code whether the CPU
-// has AVX2).
+// needs (Plain, ItemSpan). It builds on ircv3 and the standard library.
 package tagindex
 
 import (

@@ -6,9 +6,8 @@
 // is Twitch's own for its chat service (tmi.twitch.tv).
 //
 // It builds on ircv3 and on internal/tagindex, the one-pass tag index
-// that it shares with the envelope encoder (and, through that, on
-// golang.org/x/sys/cpu): the encoder builds on it without depending on
-// the connection manager in package twitch.
+// that it shares with the envelope encoder: the encoder builds on it
+// without depending on the connection manager in package twitch.
 package tmi
 
 import (
