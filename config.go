@@ -60,6 +60,7 @@ type config struct {
 	reconnectInitial time.Duration
 	reconnectMax     time.Duration
 	pingInterval     time.Duration
+	readCoalesce     time.Duration
 	pongTimeout      time.Duration
 	joinRate         int
 	connectRate      int
@@ -137,6 +138,7 @@ func newSettings(c *config) *settings {
 	s.integer(&c.connectRate, "TWITCH_CONNECT_RATE", "connect-rate", "5", "new anonymous connections per second, all together (our caution; accounts keep Twitch's 20 logins per 10 s)", 1, 1000)
 	s.integer(&c.channelsPerConn, "TWITCH_CHANNELS_PER_CONN", "channels-per-conn", "90", "most channels on one connection", 1, 10000)
 	s.integer(&c.maxLine, "IRC_MAX_LINE", "max-line", "16384", "longest accepted line in bytes; longer lines are counted and skipped", 512, 1<<20)
+	s.duration(&c.readCoalesce, "TWITCH_READ_COALESCE", "read-coalesce", "5ms", "read a connection at most once per interval while it has no more than one read's worth queued, so that lines, wake-ups and publishes are paid per interval; 0 reads at once", 0, 100*time.Millisecond)
 	s.boolean(&c.membership, "TWITCH_MEMBERSHIP", "membership", "false", "request twitch.tv/membership (JOIN/PART of viewers)")
 
 	// Envelope.
@@ -352,6 +354,7 @@ func (c *config) twitchOptions(auth twitch.AuthSource, h twitch.Handler, log *sl
 		JoinWindow:       10 * time.Second,
 		ChannelsPerConn:  c.channelsPerConn,
 		MaxLine:          c.maxLine,
+		ReadCoalesce:     c.readCoalesce,
 		Logger:           log, // the manager names its component
 	}
 }

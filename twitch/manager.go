@@ -162,6 +162,15 @@ type Options struct {
 	// may carry several lines). A larger one closes the connection, which
 	// then reconnects. Default max(256 KiB, 4·MaxLine).
 	MaxMessage int
+	// ReadCoalesce, when positive, paces the reads of a connection at
+	// moderate rates (TWITCH_READ_COALESCE): a read that follows one that
+	// drained the socket waits until the next multiple of ReadCoalesce on
+	// the clock, so that the lines of that interval are read, handled and
+	// published together, and every connection of the process wakes at the
+	// same instants. A line then waits up to ReadCoalesce longer in the
+	// kernel; a connection with more queued than one read takes is read at
+	// once. Zero: every read as soon as data arrives.
+	ReadCoalesce time.Duration
 	// WriteQueue is the number of pending writes per connection. Default
 	// 64.
 	WriteQueue int

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -99,6 +100,23 @@ func dialTransport(ctx context.Context, ep endpoint, o *Options) (transport, err
 		var d net.Dialer
 		dial = d.DialContext
 	}
+	var paced *pacedConn
+	if o.ReadCoalesce > 0 {
+		inner := dial
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := inner(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			paced = &pacedConn{Conn: c, window: o.ReadCoalesce}
+			return paced, nil
+		}
+		defer func() {
+			if paced != nil {
+				paced.on.Store(true) // handshakes done: their round trips are not held back
+			}
+		}()
+	}
 	tlsConf := func() *tls.Config {
 		c := o.TLSConfig.Clone()
 		if c == nil {
@@ -125,6 +143,32 @@ func dialTransport(ctx context.Context, ep endpoint, o *Options) (transport, err
 		c = tc
 	}
 	return &tcpTransport{c: c, r: ircv3.NewReader(c, o.MaxLine), wt: o.WriteTimeout}, nil
+}
+
+// pacedConn holds back a read that follows a short one (the socket had no
+// more than it returned) until the next multiple of window on the wall
+// clock, so that at moderate rates a connection is read once per window
+// rather than once per packet: the lines that arrived meanwhile are read
+// together, and the connections of a process, whose waits end at the same
+// instants, are served by one wake-up of one thread. A read that filled
+// its buffer is followed at once by the next (the kernel holds more), so
+// a busy connection is never held back. Below TLS and WebSocket framing,
+// it sees the raw stream.
+type pacedConn struct {
+	net.Conn
+	window time.Duration
+	on     atomic.Bool
+	short  bool // the last read returned less than it asked for
+}
+
+func (c *pacedConn) Read(p []byte) (int, error) {
+	if c.short && c.on.Load() {
+		now := time.Now()
+		time.Sleep(now.Truncate(c.window).Add(c.window).Sub(now))
+	}
+	n, err := c.Conn.Read(p)
+	c.short = err == nil && n < len(p)
+	return n, err
 }
 
 // tcpTransport frames a byte stream (TCP or TLS) with ircv3.Reader.
