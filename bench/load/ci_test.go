@@ -11,7 +11,7 @@ import (
 // TestCI runs the service binary against the fake server and an in-process
 // nats-server, through JetStream, core NATS and the service's embedded bus,
 // for a couple of seconds each with a few channels over more than one
-// connection, and fails on any lost, duplicated, unexpected or unreported
+// connection (and the floor through core NATS), and fails on any lost, duplicated, unexpected or unreported
 // line. It guards correctness, not speed: the rate is low and nothing about
 // throughput or latency is asserted. Its scale subtest is the CI-sized
 // version of the 100,000-channel run (bench/cmd/load -scenarios hundredk).
