@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the end-to-end load scenarios and writes REPORT.md and report.svg
-# here: builds the service (../), the Go peer and the harness into out/,
+# here: builds the service (../), the Go peer, the floor and the harness into out/,
 # installs the Twurple peer's packages if needed, then runs cmd/load with the
 # arguments given (see `go run ./cmd/load -h`). Examples:
 #   ./load.sh                                        # everything (~45 min on 2 cores)
@@ -13,9 +13,10 @@ cd "$(dirname "$0")"
 mkdir -p out
 (cd .. && go build -o bench/out/ingress-egress .)
 go build -o out/gopeer ./peers/gopeer
+go build -o out/floor ./peers/floor
 go build -o out/load ./cmd/load
 if command -v node >/dev/null && [ ! -d peers/twurple/node_modules ]; then
 	(cd peers/twurple && npm ci --no-audit --no-fund)
 fi
-exec out/load -service out/ingress-egress -gopeer out/gopeer -twurple peers/twurple/peer.js \
+exec out/load -service out/ingress-egress -gopeer out/gopeer -floor out/floor -twurple peers/twurple/peer.js \
 	-out out/results.jsonl -md REPORT.md -svg report.svg "$@"

@@ -11,7 +11,7 @@ import (
 // TestCI runs the service binary against the fake server and an in-process
 // nats-server, through JetStream, core NATS and the service's embedded bus,
 // for a couple of seconds each with a few channels over more than one
-// connection, and fails on any lost, duplicated, unexpected or unreported
+// connection (and the floor through core NATS), and fails on any lost, duplicated, unexpected or unreported
 // line. It guards correctness, not speed: the rate is low and nothing about
 // throughput or latency is asserted. Its scale subtest is the CI-sized
 // version of the 100,000-channel run (bench/cmd/load -scenarios hundredk).
@@ -70,7 +70,47 @@ func TestCI(t *testing.T) {
 			}
 		})
 	}
+	t.Run("floor", func(t *testing.T) { testFloor(t, dir, bus.URL) })
 	t.Run("scale", func(t *testing.T) { testScale(t, bin, bus.URL) })
+}
+
+// testFloor runs the floor (bench/peers/floor) as the harness runs it:
+// core NATS, 7 channels over 3 connections at 2,000 lines/s for 1.5 s. It
+// fails on any line lost or duplicated, a body whose message id the
+// consumer does not know, or a summary that does not add up.
+func testFloor(t *testing.T, dir, natsURL string) {
+	bin, err := Build("..", "./peers/floor", filepath.Join(dir, "floor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := Config{Target: Floor, Bus: "core", Channels: 7, ChannelsPerConn: 3, Rate: 2000,
+		Duration: 1500 * time.Millisecond, NATSURL: natsURL, Floor: bin, Dir: t.TempDir(),
+		Drain: 3 * time.Second, JoinTimeout: 20 * time.Second}
+	if testing.Verbose() {
+		cfg.Log = os.Stderr
+	}
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.Check
+	if !r.OK() || r.Connections != 3 || r.Sent < 1000 || r.SentConnected != r.Sent || c.Delivered != int(r.Sent) {
+		t.Errorf("run not OK: %s\n%d connections (want 3); lost %v, duplicated %v, unexpected %v, unreported %v",
+			Summary(&r), r.Connections, c.LostIDs, c.DuplicatedIDs, c.UnexpectedIDs, c.UnreportedIDs)
+	}
+	if r.Received != r.Sent || r.Published != r.Sent || r.Errors != 0 {
+		t.Errorf("the floor says received %d, published %d, %d errors; want %d, %d, 0", r.Received, r.Published, r.Errors, r.Sent, r.Sent)
+	}
+	// Its bodies have the envelope's size: 1.5 … 6 × a corpus line
+	// (~300 … 600 bytes), never the bare id.
+	if r.EnvelopeBytes < 400 {
+		t.Errorf("a body of %d bytes; want an envelope's size", r.EnvelopeBytes)
+	}
+	if _, err := Run(ctx, Config{Target: Floor, Bus: "jetstream", NATSURL: natsURL, Floor: bin, Dir: t.TempDir()}); err == nil {
+		t.Error("the floor ran on JetStream; want an error")
+	}
 }
 
 // testScale is the 100,000-channel run scaled down for CI: 5,000 channels

@@ -1,6 +1,8 @@
 // Package load is the end-to-end load harness: it drives the fake
 // Twitch server (twitch/twitchtest) into a target process — the
-// ingress-egress binary, or one of the comparison peers of bench/peers — and
+// ingress-egress binary, one of the comparison peers of bench/peers, or the
+// floor (bench/peers/floor: the service's chat reading and core publishing
+// with no per-line work, what the I/O alone costs) — and
 // a real NATS bus, reads every envelope back with bench/consumer, and
 // classifies every line sent with bench/loss.
 //
@@ -47,7 +49,8 @@
 //
 // TestCI (ci_test.go) is the CI-sized run: the service binary through
 // JetStream, core NATS and its embedded bus, 7 channels over 3 connections
-// at 2,000 lines/s for 1.5 s each, and the 100,000-channel run scaled down
+// at 2,000 lines/s for 1.5 s each, the floor the same way over core NATS,
+// and the 100,000-channel run scaled down
 // (5,000 channels over 56 connections through POST /_admin/channels, a
 // per-login JOIN limit, a restart); it fails on any line lost, duplicated,
 // unexpected or missing without a reported gap, a channel not joined, or a

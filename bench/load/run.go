@@ -28,8 +28,8 @@ import (
 type Config struct {
 	// Scenario labels the run in its Result (for the report).
 	Scenario string
-	// Target is what reads chat and publishes: Ours (default), GoPeer or
-	// Twurple.
+	// Target is what reads chat and publishes: Ours (default), GoPeer,
+	// Twurple or Floor (core bus only).
 	Target string
 	// Bus is "jetstream" (default: the shared bus at NATSURL, through a
 	// stream with a 2 min duplicate window; the service publishes directly,
@@ -81,8 +81,9 @@ type Config struct {
 	NATSURL string
 	BusPID  int
 	// Service is the ingress-egress binary; GoPeer the bench/peers/gopeer
-	// binary; Node and TwurpleJS run bench/peers/twurple/peer.js.
-	Service, GoPeer, Node, TwurpleJS string
+	// binary; Node and TwurpleJS run bench/peers/twurple/peer.js; Floor is
+	// the bench/peers/floor binary.
+	Service, GoPeer, Node, TwurpleJS, Floor string
 	// Dir is a scratch directory (data, working directory). Default a new
 	// temporary directory, removed after the run.
 	Dir string
@@ -286,13 +287,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	post := cfg.PostChannels || envLen(channels) > maxEnvChannels
 
 	natsURL := cfg.NATSURL
-	if cfg.Bus == "outbox" && cfg.Target != Ours {
-		return res, errors.New("load: the outbox is the service's own; peers need core or jetstream")
+	if err := TargetBus(cfg.Target, cfg.Bus); err != nil {
+		return res, err
 	}
 	if cfg.Bus == "embedded" {
-		if cfg.Target != Ours {
-			return res, errors.New("load: the embedded bus is the service's own; peers need core or jetstream")
-		}
 		port, err := freePort()
 		if err != nil {
 			return res, err

@@ -24,12 +24,28 @@ import (
 	"github.com/ingress-egress/ingress-egress/bench/loss"
 )
 
-// The targets: the service and the two peers of bench/peers.
+// The targets: the service, the two peers of bench/peers, and the floor
+// (bench/peers/floor: the service's chat reading and core publishing with
+// no per-line work, to show what the I/O alone costs).
 const (
 	Ours    = "ingress-egress"
 	GoPeer  = "go-twitch-irc"
 	Twurple = "twurple"
+	Floor   = "floor"
 )
+
+// TargetBus reports whether target can run on bus: the outbox and the
+// embedded bus are the service's own, and the floor publishes over core
+// NATS only.
+func TargetBus(target, bus string) error {
+	switch {
+	case target == Floor && bus != "core":
+		return fmt.Errorf("load: the floor publishes over core NATS only, not %s", bus)
+	case (bus == "outbox" || bus == "embedded") && target != Ours:
+		return fmt.Errorf("load: the %s bus is the service's own; peers need core or jetstream", bus)
+	}
+	return nil
+}
 
 // process is a running target.
 type process struct {
@@ -63,12 +79,13 @@ func freePort() (int, error) {
 }
 
 // startTarget starts cfg.Target against the fake server at ircURL
-// (tcp://host:port or ws://host:port; the peers speak plain TCP only) and
+// (tcp://host:port or ws://host:port; the peers speak plain TCP only, the
+// floor both, as the service) and
 // the bus. With postChannels the service starts without TWITCH_CHANNELS,
 // to be given them through POST /_admin/channels (postChannels).
 func startTarget(cfg *Config, ircURL, natsURL, subjectPrefix, stream string, channels []string, dir string, postChannels bool) (*process, error) {
 	irc, tcp := strings.CutPrefix(ircURL, "tcp://")
-	if !tcp && cfg.Target != Ours {
+	if !tcp && cfg.Target != Ours && cfg.Target != Floor {
 		return nil, fmt.Errorf("load: %s speaks plain TCP only, not %s", cfg.Target, ircURL)
 	}
 	p := &process{name: cfg.Target, done: make(chan struct{})}
@@ -121,6 +138,22 @@ func startTarget(cfg *Config, ircURL, natsURL, subjectPrefix, stream string, cha
 			args = append(args, "--jetstream", "--stream", stream)
 		}
 		cmd = exec.Command(cfg.GoPeer, args...)
+		cmd.Env = baseEnv()
+	case Floor:
+		if cfg.Bus != "core" {
+			return nil, TargetBus(cfg.Target, cfg.Bus)
+		}
+		args := []string{"--irc", ircURL, "--channels", strings.Join(channels, ","), "--channels-per-conn", strconv.Itoa(cfg.ChannelsPerConn),
+			"--nats", natsURL, "--bus-prefix", subjectPrefix, "--subject", subjectPrefix + "internal.ingress.v1", "--drain", "20s",
+			"--seed", strconv.FormatInt(cfg.Seed, 10)}
+		// As for the service: JoinRate < 0 and ConnectRate 0 leave its defaults.
+		if cfg.JoinRate > 0 {
+			args = append(args, "--join-rate", strconv.Itoa(cfg.JoinRate))
+		}
+		if cfg.ConnectRate > 0 {
+			args = append(args, "--connect-rate", strconv.Itoa(cfg.ConnectRate))
+		}
+		cmd = exec.Command(cfg.Floor, args...)
 		cmd.Env = baseEnv()
 	case Twurple:
 		args := []string{cfg.TwurpleJS, "--irc", irc, "--channels", strings.Join(channels, ","), "--connections", strconv.Itoa(conns),

@@ -90,7 +90,11 @@ var scenarioNotes = map[string]string{
 		"112 connections (go-twitch-irc without its JOIN limiter, Twurple at bot level \"verified\").",
 }
 
-var targets = []string{load.Ours, load.GoPeer, load.Twurple}
+// targets are the load targets in report order: the service, the peers,
+// and the floor (the service's I/O with no per-line work); peerTargets are
+// those the service is compared with in the ratio rows.
+var targets = []string{load.Ours, load.GoPeer, load.Twurple, load.Floor}
+var peerTargets = []string{load.GoPeer, load.Twurple}
 var buses = []string{"core", "jetstream", "outbox", "embedded"}
 
 // latest returns the last result of scenario/target/bus, or nil.
@@ -360,7 +364,7 @@ func targetsSection(w io.Writer, d *Data) {
 	if r := d.latest("hundred", load.Ours, "jetstream"); r != nil {
 		ok := r.OK() && r.Check.Latency.P99 < 10*time.Millisecond
 		var peers []string
-		for _, t := range targets[1:] {
+		for _, t := range peerTargets {
 			if pr := d.latest("hundred", t, "jetstream"); pr != nil {
 				peers = append(peers, fmt.Sprintf("%s %s ms", t, ms(pr.Check.Latency.P99)))
 				ok = ok && r.Check.Latency.P99 < pr.Check.Latency.P99
@@ -501,7 +505,7 @@ func runsSection(w io.Writer, d *Data) {
 			if o == nil {
 				continue
 			}
-			for _, t := range targets[1:] {
+			for _, t := range peerTargets {
 				pr := d.latest(sc.key, t, b)
 				if pr == nil {
 					continue
@@ -516,7 +520,31 @@ func runsSection(w io.Writer, d *Data) {
 			p("| bus | peer | acked/s ours÷peer | p99 peer÷ours | CPU per line peer÷ours | peak RSS peer÷ours |\n| --- | --- | ---: | ---: | ---: | ---: |\n")
 			p("%s\n\n", strings.Join(rows, "\n"))
 		}
+		floorRows(p, d, sc.key)
 	}
+}
+
+// floorRows compares the service's CPU per line with the floor's in a
+// scenario: the floor reads chat and publishes over core NATS as the
+// service does, with no per-line work, so its CPU per line is what the I/O
+// alone costs, and the difference is the service's own work.
+func floorRows(p func(string, ...any), d *Data, scenario string) {
+	var rows []string
+	for _, b := range buses {
+		o, f := d.latest(scenario, load.Ours, b), d.latest(scenario, load.Floor, b)
+		if o == nil || f == nil || o.CPUPerMillion <= 0 || f.CPUPerMillion <= 0 {
+			continue
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %.0f %% | %s |", b, num(f.CPUPerMillion), num(o.CPUPerMillion),
+			100*f.CPUPerMillion/o.CPUPerMillion, num(max(0, o.CPUPerMillion-f.CPUPerMillion))))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("The floor against ingress-egress: the same chat reading and core publishing (envelope-sized bodies) with no " +
+		"per-line work, so its CPU is what the I/O alone costs on this machine:\n\n")
+	p("| bus | floor CPU s / M lines | ingress-egress CPU s / M lines | floor ÷ ours | ours − floor: the service's own work, s / M lines |\n| --- | ---: | ---: | ---: | ---: |\n")
+	p("%s\n\n", strings.Join(rows, "\n"))
 }
 
 func saturationSection(w io.Writer, d *Data) {

@@ -130,3 +130,39 @@ func TestScaleSection(t *testing.T) {
 		}
 	}
 }
+
+// TestFloor checks that the floor gets its rows in the run tables and the
+// chart, its own comparison with the service's CPU per line, and no row
+// among the peers' ratios.
+func TestFloor(t *testing.T) {
+	d := testData()
+	ours := result("hundred", load.Ours, "core", 10000, 10000, 4*time.Millisecond)
+	ours.CPUPerMillion = 12
+	fl := result("hundred", load.Floor, "core", 10000, 10000, 3*time.Millisecond)
+	fl.CPUPerMillion = 3
+	d.Results = append(d.Results, ours, fl)
+	var b bytes.Buffer
+	if err := Markdown(&b, d, "report.svg"); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| core | floor | 2 | 10,000 | 10,000 | 1.50 | 3.00 | 3.00 | 3.00 | 333,333 |",
+		"| core | 3.00 | 12.0 | 25 % | 9.00 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "| core | floor | 1.0×") || strings.Contains(md, "floor 3.00 ms") {
+		t.Errorf("the floor is compared as a peer\n%s", md)
+	}
+	b.Reset()
+	if err := SVG(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	if !strings.Contains(svg, `<text x="486" y="46">floor</text>`) || !strings.Contains(svg, `fill="#7f7f7f"><title>floor: 10k/s</title>`) {
+		t.Errorf("the chart has no legend entry or bar for the floor\n%s", svg)
+	}
+}

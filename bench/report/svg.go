@@ -5,12 +5,24 @@ import (
 	"html"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/ingress-egress/ingress-egress/bench/load"
 )
 
-var colors = map[string]string{load.Ours: "#1f77b4", load.GoPeer: "#ff7f0e", load.Twurple: "#2ca02c"}
+var colors = map[string]string{load.Ours: "#1f77b4", load.GoPeer: "#ff7f0e", load.Twurple: "#2ca02c", load.Floor: "#7f7f7f"}
+
+// chartTargets are the targets the chart has bars for: the service and the
+// peers always, the floor when it was run.
+func (d *Data) chartTargets() []string {
+	for _, r := range d.Results {
+		if r.Target == load.Floor {
+			return targets
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(targets), func(t string) bool { return t == load.Floor })
+}
 
 // groups of the chart's x axis: the scenarios by channel count and rate,
 // then the saturation maximum.
@@ -41,7 +53,8 @@ func SVG(w io.Writer, d *Data) error {
 		d.Machine.NProc, html.EscapeString(shortModel(d.Machine.Model)), d.Machine.Date.Format("2006-01-02"))
 	// Legend.
 	lx := 20
-	for _, t := range targets {
+	ts := d.chartTargets()
+	for _, t := range ts {
 		fmt.Fprintf(&b, `<rect x="%d" y="36" width="12" height="12" fill="%s"/><text x="%d" y="46">%s</text>`+"\n", lx, colors[t], lx+16, t)
 		lx += 150
 	}
@@ -50,9 +63,9 @@ func SVG(w io.Writer, d *Data) error {
 		thr := make([][]float64, len(chartGroups))
 		lat := make([][]float64, len(chartGroups))
 		for gi, g := range chartGroups {
-			thr[gi] = make([]float64, len(targets))
-			lat[gi] = make([]float64, len(targets))
-			for ti, t := range targets {
+			thr[gi] = make([]float64, len(ts))
+			lat[gi] = make([]float64, len(ts))
+			for ti, t := range ts {
 				if g.key == "saturate" {
 					if s := d.saturation(t, bus); s != nil && s.MaxResult != nil {
 						thr[gi][ti] = s.Max
@@ -67,8 +80,8 @@ func SVG(w io.Writer, d *Data) error {
 			}
 		}
 		name := map[string]string{"core": "core NATS", "jetstream": "JetStream (acked, Nats-Msg-Id)"}[bus]
-		bars(&b, 20, y, panelW, panelH, "envelopes/s read back — "+name, thr, "/s")
-		bars(&b, 20+panelW+20, y, panelW, panelH, "p99 send → receipt, ms — "+name, lat, " ms")
+		bars(&b, 20, y, panelW, panelH, "envelopes/s read back — "+name, ts, thr, "/s")
+		bars(&b, 20+panelW+20, y, panelW, panelH, "p99 send → receipt, ms — "+name, ts, lat, " ms")
 		y += panelH + 50
 	}
 	for _, soak := range soaks {
@@ -86,9 +99,9 @@ func shortModel(m string) string {
 	return strings.Join(strings.Fields(m), " ")
 }
 
-// bars draws a grouped bar panel with a log y axis; zero values are not
-// drawn.
-func bars(b *strings.Builder, x, y, w, h int, title string, v [][]float64, unit string) {
+// bars draws a grouped bar panel with a log y axis, v[group][target] with
+// the targets ts; zero values are not drawn.
+func bars(b *strings.Builder, x, y, w, h int, title string, ts []string, v [][]float64, unit string) {
 	fmt.Fprintf(b, `<g transform="translate(%d,%d)">`+"\n", x, y)
 	fmt.Fprintf(b, `<text x="0" y="0" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
 	lo, hi := math.Inf(1), 0.0
@@ -119,7 +132,7 @@ func bars(b *strings.Builder, x, y, w, h int, title string, v [][]float64, unit 
 			left, left+pw, yy, yy, left-4, yy+4, tick(math.Pow(10, e)))
 	}
 	gw := float64(pw) / float64(len(v))
-	bw := gw * 0.8 / float64(len(targets))
+	bw := gw * 0.8 / float64(len(ts))
 	for gi, g := range v {
 		gx := float64(left) + gw*float64(gi) + gw*0.1
 		for ti, s := range g {
@@ -129,7 +142,7 @@ func bars(b *strings.Builder, x, y, w, h int, title string, v [][]float64, unit 
 			bx := gx + bw*float64(ti)
 			by := yOf(s)
 			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s%s</title></rect>`+"\n",
-				bx, by, bw-1, float64(top+ph)-by, colors[targets[ti]], targets[ti], label(s), unit)
+				bx, by, bw-1, float64(top+ph)-by, colors[ts[ti]], ts[ti], label(s), unit)
 			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" font-size="9" text-anchor="middle">%s</text>`+"\n", bx+bw/2, by-2, label(s))
 		}
 		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", gx+gw*0.4, top+ph+16, html.EscapeString(chartGroups[gi].label))

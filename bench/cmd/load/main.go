@@ -1,6 +1,6 @@
 // Command load runs the end-to-end load scenarios: the fake Twitch server
-// drives the ingress-egress binary and the two comparison peers
-// (bench/peers) into one NATS server with JetStream (a child process of this
+// drives the ingress-egress binary, the two comparison peers and the floor
+// (bench/peers; the floor on core NATS only) into one NATS server with JetStream (a child process of this
 // command, so that its CPU is counted apart), a consumer reads every
 // envelope back, and bench/loss checks every line. It writes every run's
 // result as one JSON line to -out, and the Markdown report and SVG chart
@@ -50,6 +50,7 @@ type options struct {
 	soakBuses                 []string
 	hk                        hundredK
 	service, gopeer, node, js string
+	floor                     string
 	verbose                   bool
 }
 
@@ -66,7 +67,7 @@ func splitList(s string) []string {
 func run() error {
 	var o options
 	scen := flag.String("scenarios", "one,hundred,thousand,tenk,saturate,ceiling", "scenarios to run: one (1 channel, max rate), hundred (100 ch, 10k/s), thousand (1,000 ch, 10k/s), tenk (10,000 ch over ≥100 connections, 50k/s), saturate (step the rate up), ceiling (bare JetStream PublishAsync), soak (ours, 1,000 ch, 10k/s for -soak), hundredk (ours: 100,000 ch with the default join limits, then a restart; 10,000 ch over WebSocket; 1,000 ch restarted; see -hundredk-*)")
-	targets := flag.String("targets", "ingress-egress,go-twitch-irc,twurple", "targets: ingress-egress, go-twitch-irc, twurple")
+	targets := flag.String("targets", "ingress-egress,go-twitch-irc,twurple", "targets: ingress-egress, go-twitch-irc, twurple, floor (the service's chat reading and core publishing with no per-line work: what the I/O alone costs; core bus only)")
 	buses := flag.String("buses", "core,jetstream", "buses: core, jetstream (direct publishing), outbox (the service through its durable outbox into the same JetStream stream, ours only), embedded (the service's own, ours only)")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "send window of each run (soak aside)")
 	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "send window of the soak run")
@@ -81,6 +82,7 @@ func run() error {
 	flag.StringVar(&o.render, "render", "", "only write the report from this results file")
 	flag.StringVar(&o.service, "service", "out/ingress-egress", "the ingress-egress binary")
 	flag.StringVar(&o.gopeer, "gopeer", "out/gopeer", "the bench/peers/gopeer binary")
+	flag.StringVar(&o.floor, "floor", "out/floor", "the bench/peers/floor binary")
 	flag.StringVar(&o.node, "node", "node", "node binary for the Twurple peer")
 	flag.StringVar(&o.js, "twurple", "peers/twurple/peer.js", "the Twurple peer's peer.js")
 	flag.BoolVar(&o.verbose, "v", false, "log the targets' output")
@@ -135,7 +137,7 @@ func run() error {
 	fmt.Fprintf(os.Stderr, "bus: %s (pid %d)\n", bus.URL, bus.PID)
 
 	base := load.Config{NATSURL: bus.URL, BusPID: bus.PID, Service: abs(o.service), GoPeer: abs(o.gopeer),
-		Node: o.node, TwurpleJS: abs(o.js), Log: os.Stderr}
+		Node: o.node, TwurpleJS: abs(o.js), Floor: abs(o.floor), Log: os.Stderr}
 	if !o.verbose {
 		base.Log = progressOnly{}
 	}
@@ -162,7 +164,10 @@ func run() error {
 				map[string]float64{"one": -1, "hundred": 10000, "thousand": 10000, "tenk": 50000}[s]
 			for _, b := range o.buses {
 				for _, t := range o.targets {
-					if (b == "embedded" || b == "outbox") && t != load.Ours {
+					if err := load.TargetBus(t, b); err != nil {
+						if t == load.Floor { // asked for by name: say why it does not run
+							fmt.Fprintf(os.Stderr, "%s %s/%s skipped: %v\n", s, t, b, err)
+						}
 						continue
 					}
 					c := base
@@ -180,7 +185,10 @@ func run() error {
 		case "saturate":
 			for _, b := range o.buses {
 				for _, t := range o.targets {
-					if (b == "embedded" || b == "outbox") && t != load.Ours {
+					if err := load.TargetBus(t, b); err != nil {
+						if t == load.Floor {
+							fmt.Fprintf(os.Stderr, "saturate %s/%s skipped: %v\n", t, b, err)
+						}
 						continue
 					}
 					for _, rate := range o.satRates {
