@@ -2,7 +2,6 @@ package harness
 
 import (
 	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -10,17 +9,20 @@ import (
 
 // FaultProxy forwards TCP connections from a fixed loopback port to a
 // target that can change, and injects the faults of a network or of a
-// server that goes away: Down refuses connections (the port is closed and
-// every connection through it cut), Up opens it again toward a target, and
-// Blackhole holds every connection open while nothing passes in either
-// direction (a half-open link: the bytes wait in the kernels' buffers).
+// server that goes away: Down refuses connections (each one is reset as
+// soon as it arrives) and cuts every connection through it, Up forwards
+// again toward a target, and Blackhole holds every connection open while
+// nothing passes in either direction (a half-open link: the bytes wait in
+// the kernels' buffers). The port stays bound for the proxy's life, down
+// or up: a port closed and bound again can meanwhile be taken by another
+// socket as its local port, and Up would then fail.
 type FaultProxy struct {
-	t    testing.TB
-	port int
+	t  testing.TB
+	ln net.Listener
 
 	mu     sync.Mutex
 	cond   *sync.Cond
-	ln     net.Listener
+	down   bool
 	target string
 	black  bool
 	conns  map[net.Conn]struct{}
@@ -33,62 +35,36 @@ type FaultProxy struct {
 // it.
 func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 	t.Helper()
-	p := &FaultProxy{t: t, port: FreePort(t), conns: map[net.Conn]struct{}{}}
-	p.cond = sync.NewCond(&p.mu)
-	if target != "" {
-		p.Up(target)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("fault proxy: listen: %v", err)
 	}
+	p := &FaultProxy{t: t, ln: ln, down: target == "", target: target, conns: map[net.Conn]struct{}{}}
+	p.cond = sync.NewCond(&p.mu)
+	p.wg.Add(1)
+	go p.accept()
 	t.Cleanup(p.Close)
 	return p
 }
 
 // Addr returns the proxy's host:port, the same whether up or down.
-func (p *FaultProxy) Addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
+func (p *FaultProxy) Addr() string { return p.ln.Addr().String() }
 
-// Up opens the port toward target (host:port), or changes the target of
-// new connections when it is already up.
+// Up forwards new connections to target (host:port), or changes the
+// target of new connections when it is already up.
 func (p *FaultProxy) Up(target string) {
-	p.t.Helper()
 	p.mu.Lock()
 	p.target = target
-	up := p.ln != nil
+	p.down = false
 	p.mu.Unlock()
-	if up {
-		return
-	}
-	var ln net.Listener
-	var err error
-	for range 100 { // the port was ours a moment ago; a closing socket may hold it briefly
-		if ln, err = net.Listen("tcp", p.Addr()); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatalf("fault proxy: listen again on %s: %v", p.Addr(), err)
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		ln.Close()
-		return
-	}
-	p.ln = ln
-	p.wg.Add(1)
-	p.mu.Unlock()
-	go p.accept(ln)
 }
 
-// Down closes the port (connections are refused) and cuts every
-// connection through the proxy.
+// Down refuses new connections (each is reset as soon as it arrives) and
+// cuts every connection through the proxy.
 func (p *FaultProxy) Down() {
 	p.mu.Lock()
-	ln := p.ln
-	p.ln = nil
+	p.down = true
 	p.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
 	p.CutAll()
 }
 
@@ -126,31 +102,36 @@ func (p *FaultProxy) Close() {
 	p.black = false
 	p.cond.Broadcast()
 	p.mu.Unlock()
-	p.Down()
+	p.ln.Close()
+	p.CutAll()
 	p.wg.Wait()
 }
 
-func (p *FaultProxy) accept(ln net.Listener) {
+func (p *FaultProxy) accept() {
 	defer p.wg.Done()
 	for {
-		c, err := ln.Accept()
+		c, err := p.ln.Accept()
 		if err != nil {
 			return
 		}
 		p.mu.Lock()
-		target := p.target
+		target, down := p.target, p.down
 		p.mu.Unlock()
+		if down {
+			refuse(c)
+			continue
+		}
 		s, err := net.DialTimeout("tcp", target, 5*time.Second)
 		if err != nil {
-			c.Close()
+			refuse(c)
 			continue
 		}
 		p.mu.Lock()
-		if p.closed {
+		if p.closed || p.down {
 			p.mu.Unlock()
-			c.Close()
+			refuse(c)
 			s.Close()
-			return
+			continue
 		}
 		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
 		p.wg.Add(2)
@@ -158,6 +139,15 @@ func (p *FaultProxy) accept(ln net.Listener) {
 		go p.pipe(c, s)
 		go p.pipe(s, c)
 	}
+}
+
+// refuse resets c: the client's next read or write fails at once, as
+// against a closed port.
+func refuse(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
 }
 
 // pipe copies src to dst while not blackholed, until either fails; then it
