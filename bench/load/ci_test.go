@@ -108,8 +108,8 @@ func testFloor(t *testing.T, dir, natsURL string) {
 	if r.EnvelopeBytes < 400 {
 		t.Errorf("a body of %d bytes; want an envelope's size", r.EnvelopeBytes)
 	}
-	if _, err := Run(ctx, Config{Target: Floor, Bus: "jetstream", NATSURL: natsURL, Floor: bin, Dir: t.TempDir()}); err == nil {
-		t.Error("the floor ran on JetStream; want an error")
+	if _, err := Run(ctx, Config{Target: Floor, Bus: "outbox", NATSURL: natsURL, Floor: bin, Dir: t.TempDir()}); err == nil {
+		t.Error("the floor ran on the outbox bus (the service's own); want an error")
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package load is the end-to-end load harness: it drives the fake
 // Twitch server (twitch/twitchtest) into a target process — the
 // ingress-egress binary, one of the comparison peers of bench/peers, or the
-// floor (bench/peers/floor: the service's chat reading and core publishing
+// floor (bench/peers/floor: the service's chat reading and publishing (core NATS or JetStream)
 // with no per-line work, what the I/O alone costs) — and
 // a real NATS bus, reads every envelope back with bench/consumer, and
 // classifies every line sent with bench/loss.

@@ -29,7 +29,7 @@ type Config struct {
 	// Scenario labels the run in its Result (for the report).
 	Scenario string
 	// Target is what reads chat and publishes: Ours (default), GoPeer,
-	// Twurple or Floor (core bus only).
+	// Twurple or Floor (core or jetstream).
 	Target string
 	// Bus is "jetstream" (default: the shared bus at NATSURL, through a
 	// stream with a 2 min duplicate window; the service publishes directly,

@@ -35,12 +35,12 @@ const (
 )
 
 // TargetBus reports whether target can run on bus: the outbox and the
-// embedded bus are the service's own, and the floor publishes over core
-// NATS only.
+// embedded bus are the service's own, and the floor publishes directly,
+// over core NATS or JetStream.
 func TargetBus(target, bus string) error {
 	switch {
-	case target == Floor && bus != "core":
-		return fmt.Errorf("load: the floor publishes over core NATS only, not %s", bus)
+	case target == Floor && bus != "core" && bus != "jetstream":
+		return fmt.Errorf("load: the floor publishes over core NATS or JetStream, not %s", bus)
 	case (bus == "outbox" || bus == "embedded") && target != Ours:
 		return fmt.Errorf("load: the %s bus is the service's own; peers need core or jetstream", bus)
 	}
@@ -140,8 +140,8 @@ func startTarget(cfg *Config, ircURL, natsURL, subjectPrefix, stream string, cha
 		cmd = exec.Command(cfg.GoPeer, args...)
 		cmd.Env = baseEnv()
 	case Floor:
-		if cfg.Bus != "core" {
-			return nil, TargetBus(cfg.Target, cfg.Bus)
+		if err := TargetBus(cfg.Target, cfg.Bus); err != nil {
+			return nil, err
 		}
 		args := []string{"--irc", ircURL, "--channels", strings.Join(channels, ","), "--channels-per-conn", strconv.Itoa(cfg.ChannelsPerConn),
 			"--nats", natsURL, "--bus-prefix", subjectPrefix, "--subject", subjectPrefix + "internal.ingress.v1", "--drain", "20s",
@@ -152,6 +152,9 @@ func startTarget(cfg *Config, ircURL, natsURL, subjectPrefix, stream string, cha
 		}
 		if cfg.ConnectRate > 0 {
 			args = append(args, "--connect-rate", strconv.Itoa(cfg.ConnectRate))
+		}
+		if jsMode {
+			args = append(args, "--jetstream")
 		}
 		cmd = exec.Command(cfg.Floor, args...)
 		cmd.Env = baseEnv()

@@ -117,7 +117,7 @@ func TestTargetBus(t *testing.T) {
 	}{
 		{Ours, "core", true}, {Ours, "jetstream", true}, {Ours, "outbox", true}, {Ours, "embedded", true},
 		{GoPeer, "core", true}, {GoPeer, "jetstream", true}, {GoPeer, "outbox", false}, {Twurple, "embedded", false},
-		{Floor, "core", true}, {Floor, "jetstream", false}, {Floor, "outbox", false}, {Floor, "embedded", false},
+		{Floor, "core", true}, {Floor, "jetstream", true}, {Floor, "outbox", false}, {Floor, "embedded", false},
 	} {
 		if err := TargetBus(tt.target, tt.bus); (err == nil) != tt.ok {
 			t.Errorf("TargetBus(%s, %s) = %v; want ok %v", tt.target, tt.bus, err, tt.ok)

@@ -1,6 +1,6 @@
 // Command load runs the end-to-end load scenarios: the fake Twitch server
 // drives the ingress-egress binary, the two comparison peers and the floor
-// (bench/peers; the floor on core NATS only) into one NATS server with JetStream (a child process of this
+// (bench/peers) into one NATS server with JetStream (a child process of this
 // command, so that its CPU is counted apart), a consumer reads every
 // envelope back, and bench/loss checks every line. It writes every run's
 // result as one JSON line to -out, and the Markdown report and SVG chart

@@ -46,6 +46,7 @@ type config struct {
 	irc             string // URL for twitch.Options.URL
 	channels        []string
 	natsURL         string
+	jetstream       bool
 	subject         string
 	busPrefix       string
 	joinRate        int
@@ -88,7 +89,8 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("floor", flag.ContinueOnError)
 	fs.StringVar(&cfg.irc, "irc", "127.0.0.1:6667", "chat server: `host:port` (plain TCP) or a URL the service accepts (tcp://, ws://, …)")
 	list := fs.String("channels", "", "comma-separated channels to join")
-	fs.StringVar(&cfg.natsURL, "nats", "nats://127.0.0.1:4222", "NATS server URL (core NATS)")
+	fs.StringVar(&cfg.natsURL, "nats", "nats://127.0.0.1:4222", "NATS server URL")
+	fs.BoolVar(&cfg.jetstream, "jetstream", false, "publish to a JetStream stream (that exists already) and wait for its acks, with a Nats-Msg-Id, as the service with OUTBOX=off; default core NATS")
 	fs.StringVar(&cfg.subject, "subject", "", "subject to publish to (default <bus-prefix>"+bus.Ingress+")")
 	fs.StringVar(&cfg.busPrefix, "bus-prefix", "", "the service's BUS_PREFIX (prefix of the failure subject, and of the default subject)")
 	fs.IntVar(&cfg.joinRate, "join-rate", 20, "the service's TWITCH_JOIN_RATE: JOINs per 10 s per Twitch identity")
@@ -133,10 +135,11 @@ const traceParent = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"
 // envelope's size, Publish. Calls come concurrently from every connection;
 // each borrows a buffer from a pool, so the steady state allocates nothing.
 type floor struct {
-	pub     *bus.Publisher
-	subject string
-	ratio   float64
-	bufs    sync.Pool // *[]byte
+	pub       *bus.Publisher
+	subject   string
+	ratio     float64
+	jetstream bool      // set MsgID
+	bufs      sync.Pool // *[]byte
 
 	received, errors atomic.Int64
 }
@@ -158,16 +161,21 @@ func (f *floor) HandleLine(ctx context.Context, l *twitch.Line) error {
 	bp := f.bufs.Get().(*[]byte)
 	defer f.bufs.Put(bp)
 	*bp = appendBody((*bp)[:0], findID(l.Raw), bodySize(f.ratio, len(l.Raw)))
-	// MsgID stays empty: core NATS does not put it on the wire
-	// (natsbus sends Nats-Msg-Id in JetStream mode only), and the service's
-	// copy of it into a string is per-line work.
-	err := f.pub.Publish(ctx, bus.Message{
+	m := bus.Message{
 		Subject:     f.subject,
 		Data:        *bp,
 		TraceParent: traceParent,
 		ContentType: "application/json",
 		Received:    l.Received,
-	})
+	}
+	if f.jetstream {
+		// The stream's dedup key, of the length of the service's (its
+		// envelope id, a UUID, as the Twitch id is). Core NATS does not
+		// put it on the wire (natsbus sends Nats-Msg-Id in JetStream mode
+		// only): there the string is not made.
+		m.MsgID = string(findID(l.Raw))
+	}
+	err := f.pub.Publish(ctx, m)
 	if err != nil {
 		// As the service: a line read and not accepted is counted, and
 		// stops the manager.
@@ -195,7 +203,11 @@ func run(cfg config) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d, err := natsbus.New(ctx, natsbus.Options{URL: cfg.natsURL, Mode: natsbus.Core, Name: "floor", Logger: log})
+	mode, modeName := natsbus.Core, "core"
+	if cfg.jetstream {
+		mode, modeName = natsbus.JetStream, "jetstream"
+	}
+	d, err := natsbus.New(ctx, natsbus.Options{URL: cfg.natsURL, Mode: mode, Name: "floor", Logger: log})
 	if err != nil {
 		return fmt.Errorf("nats bus: %w", err)
 	}
@@ -211,6 +223,7 @@ func run(cfg config) error {
 		Logger:        log.With("component", "bus"),
 	})
 	f := newFloor(pub, cfg.subject, ratio)
+	f.jetstream = cfg.jetstream
 	mgr, err := twitch.New(twitch.Options{
 		URL:             cfg.irc,
 		Channels:        cfg.channels,
@@ -247,7 +260,7 @@ func run(cfg config) error {
 	conns := (len(cfg.channels) + cfg.channelsPerConn - 1) / cfg.channelsPerConn
 	out, _ := json.Marshal(Summary{
 		Peer:        "floor",
-		Mode:        "core",
+		Mode:        modeName,
 		Channels:    len(cfg.channels),
 		Connections: conns,
 		Received:    f.received.Load(),
