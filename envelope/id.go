@@ -24,7 +24,7 @@ const maxName = 128
 // not allocate for names up to 128 bytes.
 func NewSHA1(ns UUID, name []byte) UUID {
 	var sum [sha1.Size]byte
-	if len(name) <= maxOneBlock {
+	if len(name) <= maxOneBlock && !stdSHA1 {
 		s := sha1OneBlock(&ns, name)
 		copy(sum[:], s[:])
 	} else if len(name) <= maxName {
