@@ -3,6 +3,7 @@ package twitch
 import (
 	"context"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -79,7 +80,7 @@ func TestPacedConnReadsOncePerWindow(t *testing.T) {
 		}()
 		readN(t, p, 4096, 200)
 		want := []time.Duration{500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond, 15 * time.Millisecond, 20 * time.Millisecond}
-		if !equalDurations(c.reads, want) {
+		if !slices.Equal(c.reads, want) {
 			t.Fatalf("reads at %v, want %v", c.reads, want)
 		}
 	})
@@ -103,7 +104,7 @@ func TestPacedConnFullReadsNotHeldBack(t *testing.T) {
 		readN(t, p, 10, 110)
 		want := make([]time.Duration, 10, 12)
 		want = append(want, time.Millisecond, 5*time.Millisecond)
-		if !equalDurations(c.reads, want) {
+		if !slices.Equal(c.reads, want) {
 			t.Fatalf("reads at %v, want %v", c.reads, want)
 		}
 	})
@@ -123,22 +124,10 @@ func TestPacedConnOffReadsAtOnce(t *testing.T) {
 		}()
 		readN(t, p, 4096, 30)
 		want := []time.Duration{time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond}
-		if !equalDurations(c.reads, want) {
+		if !slices.Equal(c.reads, want) {
 			t.Fatalf("reads at %v, want %v", c.reads, want)
 		}
 	})
-}
-
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // dialTransport paces the connection when ReadCoalesce is set, and only

@@ -100,7 +100,9 @@ func dialTransport(ctx context.Context, ep endpoint, o *Options) (transport, err
 		var d net.Dialer
 		dial = d.DialContext
 	}
-	var paced *pacedConn
+	// The WebSocket dialer dials from a goroutine of its HTTP transport,
+	// which may still run when a failed dial returns: hence the atomic.
+	var paced atomic.Pointer[pacedConn]
 	if o.ReadCoalesce > 0 {
 		inner := dial
 		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -108,12 +110,13 @@ func dialTransport(ctx context.Context, ep endpoint, o *Options) (transport, err
 			if err != nil {
 				return nil, err
 			}
-			paced = &pacedConn{Conn: c, window: o.ReadCoalesce}
-			return paced, nil
+			pc := &pacedConn{Conn: c, window: o.ReadCoalesce}
+			paced.Store(pc)
+			return pc, nil
 		}
 		defer func() {
-			if paced != nil {
-				paced.on.Store(true) // handshakes done: their round trips are not held back
+			if pc := paced.Load(); pc != nil {
+				pc.on.Store(true) // handshakes done: their round trips are not held back
 			}
 		}()
 	}
