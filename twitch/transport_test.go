@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"testing/synctest"
@@ -54,20 +55,29 @@ func TestFraming(t *testing.T) {
 		{"tcp byte by byte", "tcp", twitchtest.Config{SplitWrites: 1}},
 		{"tls split at random points", "tls", twitchtest.Config{SplitWrites: 100}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				rec := newRecorder()
-				m, srv, stop := pipeManager(t, tc.cfg, tc.proto, Options{Channels: []string{"a", "b"}, Handler: rec})
-				defer stop()
-				waitFor(t, time.Minute, "ready", m.Ready)
-				n := srv.Generate(context.Background(), twitchtest.Gen{Channels: []string{"a", "b"}, Rate: 2000, Count: 500})
-				waitFor(t, time.Minute, "all lines", func() bool { return rec.privmsgs() == n })
-				c := m.Status().Connections[0].Counters
-				if c.ParseErrors != 0 || c.Oversized != 0 || c.Reconnects != 0 || c.ByCommand["PRIVMSG"] != uint64(n) {
-					t.Errorf("counters %+v", c)
-				}
+		// Each transport as it comes, and paced (under TLS and WebSocket).
+		// Not byte by byte: over the unbuffered pipe every read is short
+		// and a paced reader gets one byte per window, where a socket's
+		// kernel buffer would have held the window's bytes for one read.
+		for _, pace := range []time.Duration{0, 5 * time.Millisecond} {
+			if pace > 0 && tc.cfg.SplitWrites == 1 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s, paced %v", tc.name, pace), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					rec := newRecorder()
+					m, srv, stop := pipeManager(t, tc.cfg, tc.proto, Options{Channels: []string{"a", "b"}, Handler: rec, ReadCoalesce: pace})
+					defer stop()
+					waitFor(t, time.Minute, "ready", m.Ready)
+					n := srv.Generate(context.Background(), twitchtest.Gen{Channels: []string{"a", "b"}, Rate: 2000, Count: 500})
+					waitFor(t, time.Minute, "all lines", func() bool { return rec.privmsgs() == n })
+					c := m.Status().Connections[0].Counters
+					if c.ParseErrors != 0 || c.Oversized != 0 || c.Reconnects != 0 || c.ByCommand["PRIVMSG"] != uint64(n) {
+						t.Errorf("counters %+v", c)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
