@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"slices"
 	"sort"
@@ -20,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ingress-egress/ingress-egress/internal/natstest"
+	"github.com/ingress-egress/ingress-egress/test/harness"
 )
 
 // fakeReader stands for the Twitch connection manager: a channel added is
@@ -577,8 +577,9 @@ func TestCoordinatorCutOff(t *testing.T) {
 	w := newWorld(t, nc, Options{Replicas: 1, LeaseTTL: 2 * time.Second, Seed: chans}, chans)
 	w.start("a")
 	w.start("b")
-	p := startProxy(t, strings.TrimPrefix(nc.NodeURL(0), "nats://"))
-	cut := w.startVia("c", p.url())
+	target := strings.TrimPrefix(nc.NodeURL(0), "nats://")
+	p := harness.StartFaultProxy(t, target)
+	cut := w.startVia("c", "nats://"+p.Addr())
 	w.waitStable(chans, 30*time.Second)
 	var mine []string
 	for _, ch := range chans {
@@ -589,7 +590,7 @@ func TestCoordinatorCutOff(t *testing.T) {
 	if len(mine) == 0 {
 		t.Fatal("c reads no channel")
 	}
-	p.cut(true)
+	p.Down()
 	// The others read c's channels, and c still does.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -611,7 +612,7 @@ func TestCoordinatorCutOff(t *testing.T) {
 	if s := cut.c.Stats(); s.LeaseValid || s.Reading < len(mine) || cut.c.Ready() {
 		t.Errorf("c while cut off: %+v, ready %v; want an expired lease, its %d channels still read, not ready", s, cut.c.Ready(), len(mine))
 	}
-	p.cut(false)
+	p.Up(target)
 	w.waitStable(chans, 30*time.Second)
 	for _, ch := range mine {
 		if rs := w.readers()[ch]; !slices.Equal(rs, []string{"c"}) {
@@ -660,72 +661,6 @@ func (w *world) startConn(id string, nc *nats.Conn, mod ...func(*Options)) *node
 	w.nodes[id] = n
 	w.mu.Unlock()
 	return n
-}
-
-// proxy forwards TCP connections to a target until cut: then it closes
-// them and refuses new ones, as a network partition looks to a client
-// that pings.
-type proxy struct {
-	t      *testing.T
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	isCut  bool
-	conns  []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, ln: ln, target: target}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.isCut {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		p.cut(true)
-	})
-	return p
-}
-
-func (p *proxy) url() string { return "nats://" + p.ln.Addr().String() }
-
-func (p *proxy) cut(on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.isCut = on
-	if on {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
 }
 
 // maxInWindow returns the most events in any interval of length d.

@@ -9,8 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -723,8 +721,9 @@ func TestE2EClusterCutOff(t *testing.T) {
 	t.Parallel()
 	clusterTurn(t)
 	b := newClusterBed(t, clusterChannels, twitchtest.Config{}, map[string]string{"CLUSTER_REPLICAS": "1"})
-	p := startTCPProxy(t, strings.TrimPrefix(b.nats.NodeURL(0), "nats://"))
-	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3", "NATS_URL", p.url())}
+	target := strings.TrimPrefix(b.nats.NodeURL(0), "nats://")
+	p := harness.StartFaultProxy(t, target)
+	ins := []*instance{b.start("i1"), b.start("i2"), b.start("i3", "NATS_URL", "nats://"+p.Addr())}
 	for _, in := range ins {
 		in.waitReady(t, 60*time.Second)
 	}
@@ -734,7 +733,7 @@ func TestE2EClusterCutOff(t *testing.T) {
 	var cut time.Time
 	var takeover time.Duration
 	l.around(500*time.Millisecond, 500*time.Millisecond, func() {
-		p.cut(true)
+		p.Down()
 		cut = time.Now()
 		// The others join the victim's channels, which it still reads.
 		harness.WaitFor(t, 60*time.Second, 20*time.Millisecond, "the cut-off instance's channels read twice", func() (bool, string) {
@@ -751,7 +750,7 @@ func TestE2EClusterCutOff(t *testing.T) {
 	var back time.Time
 	var settled time.Duration
 	l.around(500*time.Millisecond, 500*time.Millisecond, func() {
-		p.cut(false)
+		p.Up(target)
 		back = time.Now()
 		b.waitReaders(1, 60*time.Second)
 		settled = time.Since(back)
@@ -766,70 +765,6 @@ func TestE2EClusterCutOff(t *testing.T) {
 	harness.CheckEnvelopes(t, msgs, l.sent)
 	t.Logf("instance cut off from NATS (lease TTL 2 s): its %d channels read by another %v later; back after %v, one reader per channel again %v later; %d messages sent, %d on the stream",
 		len(victim), takeover.Round(10*time.Millisecond), back.Sub(cut).Round(10*time.Millisecond), settled.Round(10*time.Millisecond), len(l.sent), len(msgs))
-}
-
-// tcpProxy forwards connections to a target until cut: then it closes them
-// and refuses new ones.
-type tcpProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	off   bool
-	conns []net.Conn
-}
-
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.off {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		p.cut(true)
-	})
-	return p
-}
-
-func (p *tcpProxy) url() string { return "nats://" + p.ln.Addr().String() }
-
-func (p *tcpProxy) cut(on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.off = on
-	if on {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
 }
 
 // readClusterStream reads every envelope of the INGRESS stream of a NATS
